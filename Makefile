@@ -1,0 +1,164 @@
+# Vigil - network traffic anomaly sensor.
+#
+#   make            build ./vigil and every plugin (build/plugins/*.so)
+#   make test       install build deps, build, run every test
+#   make demo       install deps, build, replay pcaps/ and show the alerts
+#   make check-asan the whole test suite under ASan+UBSan (build-asan/)
+#   make bench      throughput against bare libpcap and bare libnids loops
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages the build and tests need
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+SYSCONFDIR ?= $(PREFIX)/etc
+DATADIR    ?= $(PREFIX)/share
+PLUGINDIR  ?= $(LIBDIR)/vigil/plugins
+RULESDIR   ?= $(SYSCONFDIR)/vigil/rules
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD      ?= build
+CFLAGS     ?= -O2 -g
+LDFLAGS    ?=
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wundef -Wpointer-arith -Wno-missing-field-initializers
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -I$(BUILD) $(WARN) -MMD -MP $(CFLAGS)
+
+PCAP_LIBS   := $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
+JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+CRYPTO_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+# Debian's libnids-dev has no .pc file; its shared library pulls libnet and glib.
+NIDS_LIBS   ?= -lnids
+SENSOR_LIBS  = $(NIDS_LIBS) $(PCAP_LIBS) $(JSON_LIBS) $(CRYPTO_LIBS) -ldl -lm
+
+SENSOR_SRCS := $(wildcard sensor/*.c)
+SENSOR_OBJS := $(patsubst sensor/%.c,$(BUILD)/sensor/%.o,$(SENSOR_SRCS))
+CORE_OBJS   := $(filter-out $(BUILD)/sensor/main.o,$(SENSOR_OBJS))
+
+# One detector per plugin: plugins/NAME.c or plugins/NAME/*.c -> NAME.so
+PLUGIN_FILES := $(wildcard plugins/*.c)
+PLUGIN_DIRS  := $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))
+PLUGIN_NAMES := $(sort $(basename $(notdir $(PLUGIN_FILES))) $(notdir $(PLUGIN_DIRS)))
+PLUGINS      := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGIN_NAMES))
+
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
+TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+
+.PHONY: all deps test unit e2e demo check-asan bench install uninstall clean pcaps FORCE
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BUILD)/.vigil-build $(BUILD)/vigil $(PLUGINS) vigil
+
+# ./vigil at the checkout's root; it finds build/plugins and rules/ itself.
+vigil: $(BUILD)/vigil
+	ln -sf $(BUILD)/vigil vigil
+
+$(BUILD)/vigil: $(SENSOR_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SENSOR_OBJS) $(SENSOR_LIBS)
+
+# Marks a build tree, so a binary run from it uses the checkout's plugins and rules.
+$(BUILD)/.vigil-build:
+	@mkdir -p $(@D) $(@D)/plugins && touch $@
+
+# Install paths are compiled in; regenerate only when they change.
+$(BUILD)/vigil-paths.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define VIGIL_PLUGIN_DIR "%s"\n#define VIGIL_RULES_DIR "%s"\n#define VIGIL_VERSION "%s"\n' \
+	  '$(PLUGINDIR)' '$(RULESDIR)' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+VERSION := 0.1.0
+
+$(BUILD)/sensor/main.o: $(BUILD)/vigil-paths.h
+
+$(BUILD)/sensor/%.o: sensor/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
+$(BUILD)/plugins/%.so: plugins/%.c include/vigil/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< -lm
+
+$(BUILD)/plugins/%.so: plugins/%/*.c include/vigil/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $(filter %.c,$^) -lm
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/vigil/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(JSON_CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(CMOCKA_LIBS) $(SENSOR_LIBS)
+
+$(BUILD)/tools/%: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PCAP_LIBS) $(NIDS_LIBS) -lm
+
+deps:
+	@sh tools/deps.sh
+
+# cmocka exits with the failure count modulo 256 and does not count a failed
+# group teardown, so a test passes only with status 0 and no ERROR line.
+$(BUILD)/tests/%.ok: $(BUILD)/tests/% FORCE
+	@rm -f $@
+	@if VIGIL_BUILD=$(BUILD) ./$< > $<.log 2>&1 && ! grep -q '^\[  ERROR   \]' $<.log; then \
+	   echo "PASS $*: $$(grep -h '^\[  PASSED  \]' $<.log)"; touch $@; \
+	 else echo "FAIL $* (log: $<.log)"; sed 's/^/    /' $<.log; exit 1; fi
+
+unit: all $(TEST_PLUGINS) $(patsubst %,%.ok,$(TESTS))
+
+e2e: all $(TEST_PLUGINS) $(TOOLS)
+	@VIGIL_BUILD=$(BUILD) sh tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -k unit e2e
+
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" VIGIL_ASAN=1 -k unit e2e
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(TOOLS)
+	@sh tools/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(TOOLS)
+	@sh tools/bench.sh
+
+pcaps: $(BUILD)/tools/gen_pcaps
+	$(BUILD)/tools/gen_pcaps pcaps
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(RULESDIR) \
+	  $(DESTDIR)$(INCLUDEDIR)/vigil $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(BUILD)/vigil $(DESTDIR)$(BINDIR)/vigil
+	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 rules/*.conf $(DESTDIR)$(RULESDIR)/
+	install -m 0644 include/vigil/plugin.h $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@PLUGINDIR@|$(PLUGINDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    vigil.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
+	rm -rf $(DESTDIR)$(PLUGINDIR)
+
+clean:
+	rm -rf build build-asan vigil
+
+-include $(SENSOR_OBJS:.o=.d) $(TESTS:=.d)

@@ -1,0 +1,407 @@
+/* engine.c - the packet path and its bookkeeping. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "community_id.h"
+#include "config.h"
+#include "decode.h"
+#include "engine.h"
+#include "eve.h"
+#include "flow.h"
+#include "log.h"
+#include "plugin_host.h"
+#include "reasm.h"
+#include "stats.h"
+
+#define CORE_SECTION "vigil"
+#define US_PER_SEC 1000000
+
+struct vigil_engine {
+    struct vigil_engine_options opt;
+    struct vigil_config cfg;
+    struct vigil_stats stats;
+    struct vigil_plugin_host *plugins;
+    struct vigil_flow_table *flows;
+    struct vigil_eve *eve;
+    uint64_t *alerts_by_plugin;
+    int reasm_open;
+    int output_failed;
+    int64_t now_us;             /* packet clock: never goes backwards */
+    int64_t first_us;
+    int64_t last_tick_sec;
+    int64_t next_stats_wall_us;
+    struct timespec started;
+};
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static void on_alert(void *user, const char *detector, size_t plugin_index,
+                     const vigil_alert *a, struct vigil_flow *flow)
+{
+    struct vigil_engine *e = user;
+    struct vigil_alert_event ev = {
+        .alert = a,
+        .detector = detector,
+        .ts_us = a->ts_us,
+        .flow_id = flow ? flow->flow_id
+                        : vigil_flow_id(&a->src, &a->dst, a->sport, a->dport,
+                                        a->ip_proto, 0),
+    };
+    e->stats.alerts++;
+    e->alerts_by_plugin[plugin_index]++;
+    if (vigil_eve_write_alert(e->eve, &ev) < 0)
+        e->output_failed = 1;
+}
+
+static void on_flow_release(void *user, struct vigil_flow *flow)
+{
+    struct vigil_engine *e = user;
+    vigil_plugin_host_release_flow(e->plugins, flow);
+}
+
+static void on_stream(void *user, const vigil_stream *st)
+{
+    struct vigil_engine *e = user;
+    struct vigil_flow *flow = vigil_flow_get(e->flows, &st->client, &st->server,
+                                             st->client_port, st->server_port, 6,
+                                             st->ts_us, 1);
+    if (flow) {
+        switch (st->event) {
+        case VIGIL_STREAM_ESTABLISHED: flow->nids = VIGIL_NIDS_TRACKED; break;
+        case VIGIL_STREAM_CLOSED:
+        case VIGIL_STREAM_RESET: flow->nids = VIGIL_NIDS_ENDED; break;
+        case VIGIL_STREAM_TIMEOUT: flow->nids = VIGIL_NIDS_EVICTED; break;
+        default: break;
+        }
+    }
+    vigil_plugin_host_stream(e->plugins, st, flow);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *max_flows,
+                         int64_t *flow_timeout, char *err, size_t errlen)
+{
+    struct vigil_config *c = &e->cfg;
+    if (vigil_config_int(c, CORE_SECTION, "n_tcp_streams", 131072, 1024, 1 << 24,
+                         n_streams, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "max_flows", 262144, 1024, 1 << 26,
+                         max_flows, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "flow_timeout_sec", 600, 1, 86400 * 7,
+                         flow_timeout, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* A setting nobody read is a typo or a detector that is not loaded. */
+static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < e->cfg.count; i++) {
+        struct vigil_config_entry *c = &e->cfg.entries[i];
+        if (c->used)
+            continue;
+        int known = strcmp(c->section, CORE_SECTION) == 0;
+        for (size_t p = 0; !known && p < vigil_plugin_host_count(e->plugins); p++)
+            known = strcmp(c->section, vigil_plugin_host_name(e->plugins, p)) == 0;
+        if (known) {
+            vigil_seterr(err, errlen, "%s:%d: unknown setting '%s' in [%s]", c->file,
+                         c->line, c->key, c->section);
+            return -1;
+        }
+        if (e->opt.verbosity >= 2)
+            vigil_err("%s:%d: [%s] is not a loaded detector; ignored", c->file, c->line,
+                      c->section);
+    }
+    return 0;
+}
+
+struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
+                                      char *err, size_t errlen, int *exit_code)
+{
+    struct vigil_engine *e = calloc(1, sizeof *e);
+    *exit_code = 2;
+    if (e == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->opt = *opt;
+    clock_gettime(CLOCK_MONOTONIC, &e->started);
+    e->first_us = -1;
+    vigil_config_init(&e->cfg);
+    if (opt->rules_dir && vigil_config_load_dir(&e->cfg, opt->rules_dir, err, errlen) < 0)
+        goto fail;
+    int64_t n_streams, max_flows, flow_timeout;
+    if (core_settings(e, &n_streams, &max_flows, &flow_timeout, err, errlen) < 0)
+        goto fail;
+    e->plugins = vigil_plugin_host_new(&e->cfg, on_alert, e, opt->verbosity);
+    if (e->plugins == NULL ||
+        (opt->plugin_dir &&
+         vigil_plugin_host_load_dir(e->plugins, opt->plugin_dir, err, errlen) < 0))
+        goto fail;
+    if (check_unused(e, err, errlen) < 0)
+        goto fail;
+    size_t nplugins = vigil_plugin_host_count(e->plugins);
+    e->alerts_by_plugin = calloc(nplugins + 1, sizeof *e->alerts_by_plugin);
+    e->flows = vigil_flow_table_new((size_t)max_flows, nplugins, flow_timeout * US_PER_SEC,
+                                    on_flow_release, e, &e->stats);
+    if (e->alerts_by_plugin == NULL || e->flows == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    struct vigil_reasm_config rc = { .n_tcp_streams = (int)n_streams };
+    if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
+        goto fail;
+    e->reasm_open = 1;
+    e->eve = vigil_eve_open(opt->eve_path, err, errlen);
+    if (e->eve == NULL) {
+        *exit_code = 1;
+        goto fail;
+    }
+    return e;
+fail:
+    vigil_engine_free(e);
+    return NULL;
+}
+
+/* ---- packet path -------------------------------------------------------- */
+
+/* Packet time as a clock: sanitised and monotonic. */
+static int64_t packet_time(struct vigil_engine *e, const struct pcap_pkthdr *h)
+{
+    int64_t usec = h->ts.tv_usec;
+    if (usec < 0 || usec >= US_PER_SEC) {
+        e->stats.bad_timestamp++;
+        usec = usec < 0 ? 0 : US_PER_SEC - 1;
+    }
+    int64_t ts = (int64_t)h->ts.tv_sec * US_PER_SEC + usec;
+    if (e->first_us < 0)
+        e->first_us = ts;
+    if (ts < e->now_us) {
+        e->stats.bad_timestamp++;
+        return e->now_us;
+    }
+    return ts;
+}
+
+/* Once per second of packet time: detectors' windows, flow expiry. */
+static void advance_clock(struct vigil_engine *e, int64_t ts)
+{
+    e->now_us = ts;
+    int64_t sec = ts / US_PER_SEC;
+    if (sec != e->last_tick_sec) {
+        if (e->last_tick_sec != 0)
+            vigil_plugin_host_tick(e->plugins, sec * US_PER_SEC);
+        e->last_tick_sec = sec;
+    }
+    vigil_flow_expire(e->flows, ts);
+}
+
+static void count_decode(struct vigil_stats *s, enum vigil_decode_result r,
+                         enum vigil_decode_event ev)
+{
+    if (r == VIGIL_DECODE_OTHER) {
+        s->other_l3++;
+        return;
+    }
+    s->decode_events[ev < VIGIL_DEV_COUNT ? ev : VIGIL_DEV_NONE]++;
+    if (r == VIGIL_DECODE_TRUNCATED)
+        s->truncated++;
+    else
+        s->malformed++;
+}
+
+static void count_layers(struct vigil_stats *s, const vigil_packet *p)
+{
+    s->decoded++;
+    if (p->l3 == VIGIL_L3_ARP) {
+        s->arp++;
+        return;
+    }
+    if (p->l3 == VIGIL_L3_IPV4)
+        s->ipv4++;
+    else
+        s->ipv6++;
+    switch (p->ip_proto) {
+    case 6: s->tcp++; break;
+    case 17: s->udp++; break;
+    case 1:
+    case 58: s->icmp++; break;
+    default: s->other_l4++; break;
+    }
+}
+
+static struct vigil_flow *flow_of(struct vigil_engine *e, const vigil_packet *p)
+{
+    if (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6)
+        return NULL;
+    int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
+                 (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
+    struct vigil_flow *f = vigil_flow_get(e->flows, &p->src, &p->dst,
+                                          ported ? p->sport : 0, ported ? p->dport : 0,
+                                          p->ip_proto, p->ts_us, 1);
+    if (f) {
+        f->packets++;
+        f->bytes += p->wire_len;
+    }
+    return f;
+}
+
+/* TCP payload libnids did not (or could not) reassemble, by reason. */
+static void count_uninspected(struct vigil_engine *e, const vigil_packet *p,
+                              const struct vigil_flow *f)
+{
+    if (p->ip_proto != 6 || !(p->flags & VIGIL_PKT_HAS_L4) || p->payload_wire_len == 0)
+        return;
+    enum vigil_uninspected why;
+    if (p->l3 == VIGIL_L3_IPV6)
+        why = VIGIL_UNINSPECTED_IPV6;
+    else if (p->flags & VIGIL_PKT_PAYLOAD_CUT)
+        why = VIGIL_UNINSPECTED_CUT;
+    else if (f == NULL || f->nids == VIGIL_NIDS_NONE || f->nids == VIGIL_NIDS_ENDED)
+        why = VIGIL_UNINSPECTED_MIDSTREAM;
+    else if (f->nids == VIGIL_NIDS_EVICTED)
+        why = VIGIL_UNINSPECTED_TABLE_FULL;
+    else
+        return;
+    e->stats.uninspected_bytes[why] += p->payload_wire_len;
+}
+
+/* What libnids needs: TCP, and ICMP (it resets streams on unreachables). */
+static int wants_reassembly(const vigil_packet *p)
+{
+    return p->l3 == VIGIL_L3_IPV4 &&
+           (p->ip_proto == 6 || p->ip_proto == 1 || (p->flags & VIGIL_PKT_FRAGMENT));
+}
+
+void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
+                         const uint8_t *data)
+{
+    struct vigil_stats *s = &e->stats;
+    s->packets++;
+    uint32_t wirelen = h->len;
+    if (wirelen < h->caplen) {
+        s->bad_caplen++;
+        wirelen = h->caplen;
+    }
+    s->bytes += wirelen;
+    advance_clock(e, packet_time(e, h));
+
+    vigil_packet pkt;
+    enum vigil_decode_event ev = VIGIL_DEV_NONE;
+    enum vigil_decode_result r = vigil_decode(dlt, data, h->caplen, wirelen, &pkt, &ev);
+    if (r != VIGIL_DECODE_OK) {
+        count_decode(s, r, ev);
+        return;
+    }
+    pkt.ts_us = e->now_us;
+    count_layers(s, &pkt);
+    struct vigil_flow *flow = flow_of(e, &pkt);
+    vigil_plugin_host_packet(e->plugins, &pkt, flow);
+    if (wants_reassembly(&pkt))
+        vigil_reasm_feed(&pkt);
+    count_uninspected(e, &pkt, flow);
+}
+
+/* ---- stats and the end -------------------------------------------------- */
+
+static int write_stats(struct vigil_engine *e, int64_t ts_us)
+{
+    size_t n = vigil_plugin_host_count(e->plugins);
+    struct vigil_detector_count det[64];
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++) {
+        det[i].name = vigil_plugin_host_name(e->plugins, i);
+        det[i].alerts = e->alerts_by_plugin[i];
+    }
+    return vigil_eve_write_stats(e->eve, ts_us, &e->stats, det, n);
+}
+
+void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
+                                   uint64_t dropped, uint64_t if_dropped)
+{
+    e->stats.kernel_received = received;
+    e->stats.kernel_dropped = dropped;
+    e->stats.iface_dropped = if_dropped;
+}
+
+void vigil_engine_idle(struct vigil_engine *e, int64_t wall_us)
+{
+    if (e->opt.stats_interval_us <= 0)
+        return;
+    if (e->next_stats_wall_us == 0)
+        e->next_stats_wall_us = wall_us + e->opt.stats_interval_us;
+    if (wall_us < e->next_stats_wall_us)
+        return;
+    e->next_stats_wall_us = wall_us + e->opt.stats_interval_us;
+    if (write_stats(e, wall_us) < 0)
+        e->output_failed = 1;
+}
+
+static double elapsed_sec(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static void print_summary(struct vigil_engine *e)
+{
+    const struct vigil_stats *s = &e->stats;
+    double span = e->first_us < 0 ? 0 : (double)(e->now_us - e->first_us) / 1e6;
+    fprintf(stderr, "vigil: %" PRIu64 " packets, %" PRIu64 " bytes (%.1f s of traffic) "
+            "in %.2f s; %" PRIu64 " decode errors; %" PRIu64 " streams; %" PRIu64 " alerts\n",
+            s->packets, s->bytes, span, elapsed_sec(&e->started),
+            s->truncated + s->malformed, s->streams_established, s->alerts);
+    for (size_t i = 0; i < vigil_plugin_host_count(e->plugins); i++)
+        fprintf(stderr, "vigil:   %-16s %" PRIu64 " alerts\n",
+                vigil_plugin_host_name(e->plugins, i), e->alerts_by_plugin[i]);
+}
+
+int vigil_engine_finish(struct vigil_engine *e)
+{
+    if (e->reasm_open) {
+        vigil_reasm_close();        /* streams still open end here */
+        e->reasm_open = 0;
+    }
+    vigil_plugin_host_finish(e->plugins);
+    if (write_stats(e, e->now_us) < 0)
+        e->output_failed = 1;
+    if (vigil_eve_close(e->eve) < 0)
+        e->output_failed = 1;
+    e->eve = NULL;
+    if (e->output_failed)
+        vigil_err("%s: writing alerts failed; output is incomplete", e->opt.eve_path);
+    if (!e->opt.quiet)
+        print_summary(e);
+    return e->output_failed ? -1 : 0;
+}
+
+void vigil_engine_list_plugins(const struct vigil_engine *e)
+{
+    for (size_t i = 0; i < vigil_plugin_host_count(e->plugins); i++)
+        printf("%-16s %-8s ABI %d.%d  %s\n    %s\n",
+               vigil_plugin_host_name(e->plugins, i),
+               vigil_plugin_host_version(e->plugins, i), VIGIL_ABI_MAJOR, VIGIL_ABI_MINOR,
+               vigil_plugin_host_path(e->plugins, i),
+               vigil_plugin_host_description(e->plugins, i));
+}
+
+void vigil_engine_free(struct vigil_engine *e)
+{
+    if (e == NULL)
+        return;
+    if (e->reasm_open)
+        vigil_reasm_close();
+    vigil_flow_table_free(e->flows);    /* releases plugin flow state first */
+    vigil_plugin_host_free(e->plugins);
+    if (e->eve)
+        vigil_eve_close(e->eve);
+    free(e->alerts_by_plugin);
+    vigil_config_free(&e->cfg);
+    free(e);
+}

@@ -1,0 +1,49 @@
+/*
+ * engine.h - the packet path: decode -> flows -> plugins -> reassembly ->
+ * alerts, and the counters of all of it.
+ */
+#ifndef VIGIL_ENGINE_H
+#define VIGIL_ENGINE_H
+
+#include <pcap/pcap.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vigil_engine_options {
+    const char *plugin_dir;     /* NULL: no plugins */
+    const char *rules_dir;      /* NULL: built-in defaults only */
+    const char *eve_path;       /* "-" for stdout */
+    int verbosity;              /* VIGIL_LOG_* shown for plugin messages */
+    int quiet;                  /* no summary on stderr */
+    int live;                   /* periodic stats on the wall clock */
+    int64_t stats_interval_us;  /* live: 0 = only at the end */
+};
+
+struct vigil_engine;
+
+/* Load rules and plugins, open outputs. NULL with err on failure; *exit_code
+ * is 2 for configuration problems, 1 for I/O. */
+struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
+                                      char *err, size_t errlen, int *exit_code);
+
+/* One captured frame. */
+void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
+                         const uint8_t *data);
+
+/* Live mode: called regularly, even without packets. */
+void vigil_engine_idle(struct vigil_engine *e, int64_t wall_us);
+
+/* Kernel counters of a live capture, for the stats events. */
+void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
+                                   uint64_t dropped, uint64_t if_dropped);
+
+/* End of input: flush streams and detectors, write the final stats event and
+ * the summary. Returns 0, or -1 if an output failed. */
+int vigil_engine_finish(struct vigil_engine *e);
+
+void vigil_engine_free(struct vigil_engine *e);
+
+/* Print the loaded plugins (name, version, file, description) to stdout. */
+void vigil_engine_list_plugins(const struct vigil_engine *e);
+
+#endif

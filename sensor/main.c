@@ -1,0 +1,339 @@
+/* main.c - the vigil command line. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "engine.h"
+#include "log.h"
+#include "reasm.h"
+#include "vigil-paths.h"
+#include "vigil/plugin.h"
+
+/* Exit codes (also in the README and --help). */
+enum {
+    EXIT_OK = 0,
+    EXIT_INPUT = 1,             /* unreadable/truncated input, interface, I/O */
+    EXIT_USAGE = 2,             /* bad option, filter, rules, plugin, link type */
+};
+
+/* Set from the signal handler; the capture loops poll it. */
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+struct cli {
+    char **paths;
+    size_t npaths;
+    const char *iface;
+    const char *bpf;
+    const char *eve_path;
+    const char *log_dir;
+    const char *plugin_dir;
+    const char *rules_dir;
+    int verbosity;
+    int quiet;
+    int list_plugins;
+    int stats_interval_sec;
+    struct vigil_live_options live;
+    char eve_buf[PATH_MAX];
+    char plugin_buf[PATH_MAX + 16];
+    char rules_buf[PATH_MAX + 16];
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: vigil [options] -r PATH [PATH...]   replay capture files or directories\n"
+"       vigil [options] -i IFACE            capture live on an interface\n"
+"\n"
+"Input:\n"
+"  -r PATH            pcap/pcapng file or directory; several are read as one\n"
+"                     capture in timestamp order (time is packet time)\n"
+"  -i IFACE           live capture (promiscuous, full snaplen)\n"
+"  -f EXPR            BPF filter, e.g. -f 'tcp or udp'\n"
+"  --snaplen N        live snapshot length (default 262144)\n"
+"  --buffer-mb N      live kernel buffer size in MiB\n"
+"  --no-promisc       do not put the interface in promiscuous mode\n"
+"Output:\n"
+"  --eve FILE         EVE JSON alerts and stats to FILE ('-' = stdout, the default)\n"
+"  -l DIR             write EVE JSON to DIR/eve.json\n"
+"  --stats-interval S live mode: a stats event every S seconds (default 60)\n"
+"  -q                 no summary on stderr\n"
+"  -v                 more detector messages (repeat for debug)\n"
+"Detectors:\n"
+"  -P DIR             plugin directory (default: %s)\n"
+"  -R DIR             rules/settings directory (default: %s)\n"
+"  --list-plugins     list the loaded detectors and exit\n"
+"Other:\n"
+"  -h, --help         this text\n"
+"  -V, --version      versions of vigil, libpcap, libnids and the plugin ABI\n"
+"\n"
+"Exit status: 0 success; 1 unreadable or truncated input, interface or output\n"
+"error; 2 bad usage, filter, rules, plugin or unsupported link type.\n",
+            VIGIL_PLUGIN_DIR, VIGIL_RULES_DIR);
+}
+
+static void version(void)
+{
+    printf("vigil %s\n%s\nlibnids %s\nplugin ABI %d.%d\n", VIGIL_VERSION,
+           pcap_lib_version(), vigil_reasm_version(), VIGIL_ABI_MAJOR, VIGIL_ABI_MINOR);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Run from a build tree (a marker file beside the binary), vigil uses that
+ * tree's plugins and the checkout's rules; installed, the installed paths.
+ */
+static void default_dirs(struct cli *c)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char marker[PATH_MAX + 32];
+            snprintf(marker, sizeof marker, "%s/.vigil-build", exe);
+            if (access(marker, F_OK) == 0) {
+                snprintf(c->plugin_buf, sizeof c->plugin_buf, "%s/plugins", exe);
+                snprintf(c->rules_buf, sizeof c->rules_buf, "%s/../rules", exe);
+                if (!c->plugin_dir)
+                    c->plugin_dir = c->plugin_buf;
+                if (!c->rules_dir)
+                    c->rules_dir = c->rules_buf;
+            }
+        }
+    }
+    if (!c->plugin_dir)
+        c->plugin_dir = VIGIL_PLUGIN_DIR;
+    if (!c->rules_dir)
+        c->rules_dir = VIGIL_RULES_DIR;
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC };
+
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "eve", required_argument, NULL, OPT_EVE },
+        { "list-plugins", no_argument, NULL, OPT_LIST },
+        { "stats-interval", required_argument, NULL, OPT_STATS },
+        { "snaplen", required_argument, NULL, OPT_SNAPLEN },
+        { "buffer-mb", required_argument, NULL, OPT_BUFFER },
+        { "no-promisc", no_argument, NULL, OPT_NOPROMISC },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    c->paths = calloc((size_t)argc, sizeof *c->paths);
+    if (c->paths == NULL)
+        return -1;
+    c->live.promisc = 1;
+    c->stats_interval_sec = 60;
+    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:qvhV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'r': c->paths[c->npaths++] = optarg; break;
+        case 'i': c->iface = optarg; break;
+        case 'f': c->bpf = optarg; break;
+        case 'l': c->log_dir = optarg; break;
+        case 'P': c->plugin_dir = optarg; break;
+        case 'R': c->rules_dir = optarg; break;
+        case 'q': c->quiet = 1; break;
+        case 'v': c->verbosity++; break;
+        case OPT_EVE: c->eve_path = optarg; break;
+        case OPT_LIST: c->list_plugins = 1; break;
+        case OPT_NOPROMISC: c->live.promisc = 0; break;
+        case OPT_STATS:
+            if (parse_int(optarg, 0, 86400, &c->stats_interval_sec) < 0) {
+                vigil_err("--stats-interval: expected seconds (0-86400), got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case OPT_SNAPLEN:
+            if (parse_int(optarg, 64, 262144, &c->live.snaplen) < 0) {
+                vigil_err("--snaplen: expected 64-262144, got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case OPT_BUFFER:
+            if (parse_int(optarg, 1, 4096, &c->live.buffer_mb) < 0) {
+                vigil_err("--buffer-mb: expected 1-4096, got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        case 'V': version(); exit(EXIT_OK);
+        default:
+            fprintf(stderr, "Try 'vigil --help'.\n");
+            return -1;
+        }
+    }
+    /* Operands after -r are more capture paths. */
+    for (int i = optind; i < argc; i++) {
+        if (c->npaths == 0 || c->iface) {
+            vigil_err("unexpected argument '%s' (capture paths follow -r; "
+                      "filters go with -f)", argv[i]);
+            return -1;
+        }
+        c->paths[c->npaths++] = argv[i];
+    }
+    return 0;
+}
+
+static int resolve_outputs(struct cli *c)
+{
+    if (c->eve_path && c->log_dir) {
+        vigil_err("use either --eve FILE or -l DIR, not both");
+        return -1;
+    }
+    if (c->log_dir) {
+        if (!is_dir(c->log_dir)) {
+            vigil_err("%s: not a directory", c->log_dir);
+            return -1;
+        }
+        snprintf(c->eve_buf, sizeof c->eve_buf, "%s/eve.json", c->log_dir);
+        c->eve_path = c->eve_buf;
+    }
+    if (!c->eve_path)
+        c->eve_path = "-";
+    return 0;
+}
+
+struct live_ctx {
+    struct vigil_engine *engine;
+    struct vigil_capture *capture;
+};
+
+static void update_kernel_stats(struct live_ctx *lc)
+{
+    uint64_t recv, drop, ifdrop;
+    if (vigil_capture_kernel_stats(lc->capture, &recv, &drop, &ifdrop) == 0)
+        vigil_engine_set_kernel_stats(lc->engine, recv, drop, ifdrop);
+}
+
+static void live_idle(void *user)
+{
+    struct live_ctx *lc = user;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    update_kernel_stats(lc);
+    vigil_engine_idle(lc->engine, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000);
+}
+
+static void engine_packet(void *user, int dlt, const struct pcap_pkthdr *h,
+                          const uint8_t *data)
+{
+    vigil_engine_packet(user, dlt, h, data);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a closed stdout is an output error, not death */
+}
+
+static int run(struct cli *c)
+{
+    char err[1024] = "";
+    int code = EXIT_OK;
+    struct vigil_capture *cap = NULL;
+    if (!c->list_plugins) {
+        cap = c->iface ? vigil_capture_open_live(c->iface, c->bpf, &c->live, err,
+                                                 sizeof err, &code)
+                       : vigil_capture_open_files(c->paths, c->npaths, c->bpf, err,
+                                                  sizeof err, &code);
+        if (cap == NULL) {
+            vigil_err("%s", err);
+            return code;
+        }
+    }
+    struct vigil_engine_options eo = {
+        .plugin_dir = c->plugin_dir,
+        .rules_dir = c->rules_dir,
+        .eve_path = c->list_plugins ? "/dev/null" : c->eve_path,
+        .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
+        .quiet = c->quiet || c->list_plugins,
+        .live = c->iface != NULL,
+        .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
+    };
+    struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
+    if (e == NULL) {
+        vigil_err("%s", err);
+        vigil_capture_close(cap);
+        return code;
+    }
+    if (c->list_plugins) {
+        vigil_engine_list_plugins(e);
+        vigil_engine_free(e);
+        return EXIT_OK;
+    }
+    install_signals();
+    int broken;
+    if (c->iface) {
+        struct live_ctx lc = { e, cap };
+        broken = vigil_capture_live(cap, engine_packet, live_idle, &lc, 200, &g_stop);
+        update_kernel_stats(&lc);
+    } else {
+        broken = vigil_capture_replay(cap, engine_packet, e, &g_stop);
+    }
+    int out_failed = vigil_engine_finish(e) < 0;
+    vigil_engine_free(e);
+    vigil_capture_close(cap);
+    return (broken || out_failed) ? EXIT_INPUT : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    memset(&c, 0, sizeof c);
+    if (parse_args(&c, argc, argv) < 0) {
+        free(c.paths);
+        return EXIT_USAGE;
+    }
+    if (!c.list_plugins && ((c.npaths == 0) == (c.iface == NULL))) {
+        vigil_err("give either -r PATH... or -i IFACE (see vigil --help)");
+        free(c.paths);
+        return EXIT_USAGE;
+    }
+    if (resolve_outputs(&c) < 0) {
+        free(c.paths);
+        return EXIT_USAGE;
+    }
+    default_dirs(&c);
+    int rc = run(&c);
+    free(c.paths);
+    return rc;
+}

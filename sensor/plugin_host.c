@@ -1,0 +1,516 @@
+/* plugin_host.c - plugin loading, ABI checks, dispatch and host services. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "plugin_host.h"
+
+#define HOST_MAX_PLUGINS 64
+#define HOST_MAX_META 64
+#define PLUGIN_NAME_MAX 63
+
+/* The smallest descriptor a 1.x plugin can have: up to and including fini. */
+#define PLUGIN_MIN_SIZE offsetof(vigil_plugin, on_packet)
+/* The smallest alert: everything before the optional metadata. */
+#define ALERT_MIN_SIZE offsetof(vigil_alert, meta)
+
+struct loaded_plugin {
+    vigil_plugin desc;          /* host-owned copy; members past size are 0 */
+    char name[PLUGIN_NAME_MAX + 1];
+    char *path;
+    void *dl;
+    void *state;
+    int initialised;
+};
+
+struct vigil_ctx {
+    struct vigil_plugin_host *host;
+    size_t index;
+    struct vigil_flow *flow;
+};
+
+struct vigil_plugin_host {
+    struct loaded_plugin plugins[HOST_MAX_PLUGINS];
+    size_t count;
+    struct vigil_config *cfg;
+    vigil_alert_sink_fn sink;
+    void *sink_user;
+    int verbosity;
+    int64_t now_us;
+    vigil_host_api api;
+};
+
+/* ---- host services ---------------------------------------------------- */
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case VIGIL_LOG_ERROR: return "error";
+    case VIGIL_LOG_WARNING: return "warning";
+    case VIGIL_LOG_INFO: return "info";
+    default: return "debug";
+    }
+}
+
+static void api_log(vigil_ctx *ctx, int level, const char *fmt, ...)
+{
+    if (ctx == NULL || level > ctx->host->verbosity)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vigil_err("%s: %s: %s", ctx->host->plugins[ctx->index].name, level_name(level), msg);
+}
+
+static int valid_addr(const vigil_addr *a)
+{
+    return a->family == 0 || a->family == 4 || a->family == 6;
+}
+
+static int api_emit_alert(vigil_ctx *ctx, const vigil_alert *in)
+{
+    if (ctx == NULL || in == NULL || in->size < ALERT_MIN_SIZE)
+        return VIGIL_EINVAL;
+    vigil_alert a;
+    memset(&a, 0, sizeof a);
+    memcpy(&a, in, in->size < sizeof a ? in->size : sizeof a);
+    a.size = sizeof a;
+    if (a.signature == NULL || !valid_addr(&a.src) || !valid_addr(&a.dst) ||
+        a.severity > 4 || a.meta_count > HOST_MAX_META ||
+        (a.meta_count > 0 && a.meta == NULL))
+        return VIGIL_EINVAL;
+    for (size_t i = 0; i < a.meta_count; i++)
+        if (a.meta[i].key == NULL || a.meta[i].value == NULL)
+            return VIGIL_EINVAL;
+    if (a.gid == 0)
+        a.gid = 1;
+    if (a.rev == 0)
+        a.rev = 1;
+    if (a.severity == 0)
+        a.severity = 3;
+    if (a.ts_us == 0)
+        a.ts_us = ctx->host->now_us;
+    struct vigil_plugin_host *h = ctx->host;
+    h->sink(h->sink_user, h->plugins[ctx->index].name, ctx->index, &a, ctx->flow);
+    return VIGIL_OK;
+}
+
+static int api_config_str(vigil_ctx *ctx, const char *key, const char **out)
+{
+    if (ctx == NULL || key == NULL || out == NULL)
+        return VIGIL_EINVAL;
+    struct vigil_config_entry *e =
+        vigil_config_find(ctx->host->cfg, ctx->host->plugins[ctx->index].name, key);
+    if (e == NULL)
+        return VIGIL_ENOENT;
+    *out = e->value;
+    return VIGIL_OK;
+}
+
+static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def,
+                          int64_t min, int64_t max, int64_t *out)
+{
+    if (ctx == NULL || key == NULL || out == NULL)
+        return VIGIL_EINVAL;
+    char err[512];
+    if (vigil_config_int(ctx->host->cfg, ctx->host->plugins[ctx->index].name, key,
+                         def, min, max, out, err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        return VIGIL_EINVAL;
+    }
+    return VIGIL_OK;
+}
+
+static void *api_flow_state(vigil_ctx *ctx)
+{
+    if (ctx == NULL || ctx->flow == NULL)
+        return NULL;
+    return ctx->flow->slots[ctx->index];
+}
+
+static int api_set_flow_state(vigil_ctx *ctx, void *state)
+{
+    if (ctx == NULL || ctx->flow == NULL)
+        return VIGIL_ENOENT;
+    struct loaded_plugin *p = &ctx->host->plugins[ctx->index];
+    void *old = ctx->flow->slots[ctx->index];
+    ctx->flow->slots[ctx->index] = state;
+    if (old != NULL && old != state && p->desc.flow_free)
+        p->desc.flow_free(p->state, old);
+    return VIGIL_OK;
+}
+
+static int64_t api_now_us(vigil_ctx *ctx)
+{
+    return ctx ? ctx->host->now_us : 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+struct vigil_plugin_host *vigil_plugin_host_new(struct vigil_config *cfg,
+                                                vigil_alert_sink_fn sink,
+                                                void *sink_user, int verbosity)
+{
+    struct vigil_plugin_host *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->cfg = cfg;
+    h->sink = sink;
+    h->sink_user = sink_user;
+    h->verbosity = verbosity;
+    h->api = (vigil_host_api){
+        .size = sizeof(vigil_host_api),
+        .abi_major = VIGIL_ABI_MAJOR,
+        .abi_minor = VIGIL_ABI_MINOR,
+        .log = api_log,
+        .emit_alert = api_emit_alert,
+        .config_str = api_config_str,
+        .config_int = api_config_int,
+        .flow_state = api_flow_state,
+        .set_flow_state = api_set_flow_state,
+        .now_us = api_now_us,
+    };
+    return h;
+}
+
+static void unload(struct loaded_plugin *p)
+{
+    if (p->initialised && p->desc.fini)
+        p->desc.fini(p->state);
+    if (p->dl)
+        dlclose(p->dl);
+    free(p->path);
+    memset(p, 0, sizeof *p);
+}
+
+void vigil_plugin_host_free(struct vigil_plugin_host *h)
+{
+    if (h == NULL)
+        return;
+    for (size_t i = h->count; i > 0; i--)
+        unload(&h->plugins[i - 1]);
+    free(h);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int check_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (strlen(path) >= PATH_MAX) {
+        vigil_seterr(err, errlen, "%.64s...: path too long", path);
+        return -1;
+    }
+    if (stat(path, &st) < 0) {
+        vigil_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        vigil_seterr(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    if (st.st_mode & S_IWOTH) {
+        vigil_seterr(err, errlen, "%s: refused: plugin file is world-writable", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int valid_name(const char *name)
+{
+    size_t n = 0;
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        if (n >= PLUGIN_NAME_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* Check the descriptor and copy it into p->desc. */
+static int adopt_descriptor(struct vigil_plugin_host *h, struct loaded_plugin *p,
+                            const vigil_plugin *d, const char *path,
+                            char *err, size_t errlen)
+{
+    if (d->size < offsetof(vigil_plugin, name)) {
+        vigil_seterr(err, errlen, "%s: refused: plugin descriptor is %u bytes, "
+                     "too small for any ABI (sensor ABI %d.%d)",
+                     path, d->size, VIGIL_ABI_MAJOR, VIGIL_ABI_MINOR);
+        return -1;
+    }
+    if (d->abi_major != VIGIL_ABI_MAJOR) {
+        vigil_seterr(err, errlen, "%s: refused: plugin ABI %u.%u, sensor ABI %d.%d "
+                     "(major versions differ)", path, d->abi_major, d->abi_minor,
+                     VIGIL_ABI_MAJOR, VIGIL_ABI_MINOR);
+        return -1;
+    }
+    if (d->size < PLUGIN_MIN_SIZE) {
+        vigil_seterr(err, errlen, "%s: refused: plugin descriptor is %u bytes, "
+                     "ABI %d.x needs at least %zu (plugin ABI %u.%u, sensor ABI %d.%d)",
+                     path, d->size, VIGIL_ABI_MAJOR, PLUGIN_MIN_SIZE, d->abi_major,
+                     d->abi_minor, VIGIL_ABI_MAJOR, VIGIL_ABI_MINOR);
+        return -1;
+    }
+    memcpy(&p->desc, d, d->size < sizeof p->desc ? d->size : sizeof p->desc);
+    p->desc.size = sizeof p->desc;
+    if (p->desc.name == NULL || !valid_name(p->desc.name)) {
+        vigil_seterr(err, errlen, "%s: refused: plugin name must be 1-%d of [a-z0-9_]",
+                     path, PLUGIN_NAME_MAX);
+        return -1;
+    }
+    strcpy(p->name, p->desc.name);
+    for (size_t i = 0; i < h->count; i++) {
+        if (strcmp(h->plugins[i].name, p->name) == 0) {
+            vigil_seterr(err, errlen, "%s: refused: a plugin named '%s' is already "
+                         "loaded from %s", path, p->name, h->plugins[i].path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int open_plugin(struct loaded_plugin *p, const char *path, const vigil_plugin **d,
+                       char *err, size_t errlen)
+{
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL) {
+        vigil_seterr(err, errlen, "%s: cannot load: %s", path, dlerror());
+        return -1;
+    }
+    void *sym = dlsym(p->dl, VIGIL_PLUGIN_ENTRY_SYMBOL);
+    if (sym == NULL) {
+        vigil_seterr(err, errlen, "%s: refused: no entry point %s",
+                     path, VIGIL_PLUGIN_ENTRY_SYMBOL);
+        return -1;
+    }
+    vigil_plugin_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry);     /* object to function pointer */
+    *d = entry();
+    if (*d == NULL) {
+        vigil_seterr(err, errlen, "%s: refused: %s returned NULL",
+                     path, VIGIL_PLUGIN_ENTRY_SYMBOL);
+        return -1;
+    }
+    return 0;
+}
+
+int vigil_plugin_host_load_file(struct vigil_plugin_host *h, const char *path,
+                                char *err, size_t errlen)
+{
+    if (h->count >= HOST_MAX_PLUGINS) {
+        vigil_seterr(err, errlen, "%s: refused: more than %d plugins", path,
+                     HOST_MAX_PLUGINS);
+        return -1;
+    }
+    if (check_file(path, err, errlen) < 0)
+        return -1;
+    struct loaded_plugin *p = &h->plugins[h->count];
+    memset(p, 0, sizeof *p);
+    const vigil_plugin *d = NULL;
+    if (open_plugin(p, path, &d, err, errlen) < 0 ||
+        adopt_descriptor(h, p, d, path, err, errlen) < 0)
+        goto fail;
+    p->path = strdup(path);
+    if (p->path == NULL) {
+        vigil_seterr(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    if (p->desc.init) {
+        vigil_ctx ctx = { h, h->count, NULL };
+        int rc = p->desc.init(&ctx, &h->api, &p->state);
+        if (rc != VIGIL_OK) {
+            vigil_seterr(err, errlen, "%s: plugin '%s' failed to start (code %d)",
+                         path, p->name, rc);
+            goto fail;
+        }
+    }
+    p->initialised = 1;
+    h->count++;
+    return 0;
+fail:
+    unload(p);
+    return -1;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int check_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        vigil_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        vigil_seterr(err, errlen, "%s: not a directory", dir);
+        return -1;
+    }
+    if (st.st_mode & S_IWOTH) {
+        vigil_seterr(err, errlen, "%s: refused: plugin directory is world-writable", dir);
+        return -1;
+    }
+    return 0;
+}
+
+int vigil_plugin_host_load_dir(struct vigil_plugin_host *h, const char *dir,
+                               char *err, size_t errlen)
+{
+    if (check_dir(dir, err, errlen) < 0)
+        return -1;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        vigil_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char *names[HOST_MAX_PLUGINS + 1];
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".so"))
+            continue;
+        if (n > HOST_MAX_PLUGINS || (names[n] = strdup(de->d_name)) == NULL) {
+            vigil_seterr(err, errlen, "%s: too many plugins or out of memory", dir);
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) {
+            char path[PATH_MAX];
+            int len = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            if (len < 0 || (size_t)len >= sizeof path) {
+                vigil_seterr(err, errlen, "%s/%s: path too long", dir, names[i]);
+                rc = -1;
+            } else {
+                rc = vigil_plugin_host_load_file(h, path, err, errlen);
+            }
+        }
+        free(names[i]);
+    }
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+size_t vigil_plugin_host_count(const struct vigil_plugin_host *h)
+{
+    return h->count;
+}
+
+const char *vigil_plugin_host_name(const struct vigil_plugin_host *h, size_t i)
+{
+    return i < h->count ? h->plugins[i].name : NULL;
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+const char *vigil_plugin_host_version(const struct vigil_plugin_host *h, size_t i)
+{
+    return i < h->count ? or_empty(h->plugins[i].desc.version) : NULL;
+}
+
+const char *vigil_plugin_host_description(const struct vigil_plugin_host *h, size_t i)
+{
+    return i < h->count ? or_empty(h->plugins[i].desc.description) : NULL;
+}
+
+const char *vigil_plugin_host_path(const struct vigil_plugin_host *h, size_t i)
+{
+    return i < h->count ? h->plugins[i].path : NULL;
+}
+
+int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h)
+{
+    for (size_t i = 0; i < h->count; i++)
+        if (h->plugins[i].desc.on_stream)
+            return 1;
+    return 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt,
+                              struct vigil_flow *flow)
+{
+    h->now_us = pkt->ts_us;
+    for (size_t i = 0; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_packet) {
+            vigil_ctx ctx = { h, i, flow };
+            p->desc.on_packet(p->state, &ctx, pkt);
+        }
+    }
+}
+
+void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st,
+                              struct vigil_flow *flow)
+{
+    h->now_us = st->ts_us;
+    for (size_t i = 0; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_stream) {
+            vigil_ctx ctx = { h, i, flow };
+            p->desc.on_stream(p->state, &ctx, st);
+        }
+    }
+}
+
+void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us)
+{
+    h->now_us = now_us;
+    for (size_t i = 0; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_tick) {
+            vigil_ctx ctx = { h, i, NULL };
+            p->desc.on_tick(p->state, &ctx, now_us);
+        }
+    }
+}
+
+void vigil_plugin_host_finish(struct vigil_plugin_host *h)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_finish) {
+            vigil_ctx ctx = { h, i, NULL };
+            p->desc.on_finish(p->state, &ctx);
+        }
+    }
+}
+
+void vigil_plugin_host_release_flow(struct vigil_plugin_host *h, struct vigil_flow *flow)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (flow->slots[i] != NULL && p->desc.flow_free)
+            p->desc.flow_free(p->state, flow->slots[i]);
+        flow->slots[i] = NULL;
+    }
+}

@@ -1,0 +1,63 @@
+/*
+ * plugin_host.h - loads detector plugins and calls them.
+ *
+ * A plugin is a shared object exporting vigil_plugin_entry() (see
+ * include/vigil/plugin.h). The host checks the file (regular, not
+ * world-writable, in a directory that is not world-writable), loads it
+ * with RTLD_NOW | RTLD_LOCAL, checks the descriptor (ABI major, struct
+ * size, name) and keeps a host-owned copy, so nothing of the plugin is
+ * read after it is unloaded. Plugins are called in the order they were
+ * loaded (file name order within a directory), which keeps replay
+ * deterministic.
+ */
+#ifndef VIGIL_PLUGIN_HOST_H
+#define VIGIL_PLUGIN_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "flow.h"
+#include "vigil/plugin.h"
+
+struct vigil_plugin_host;
+
+/* Receives each alert a plugin emits, already validated and normalised. */
+typedef void (*vigil_alert_sink_fn)(void *user, const char *detector,
+                                    size_t plugin_index, const vigil_alert *alert,
+                                    struct vigil_flow *flow);
+
+/* verbosity: VIGIL_LOG_* of the most detailed plugin log line shown. */
+struct vigil_plugin_host *vigil_plugin_host_new(struct vigil_config *cfg,
+                                                vigil_alert_sink_fn sink,
+                                                void *sink_user, int verbosity);
+/* Call every plugin's fini, unload them, free the host. */
+void vigil_plugin_host_free(struct vigil_plugin_host *h);
+
+/* Load and initialise one plugin file. 0, or -1 with "path: why" in err. */
+int vigil_plugin_host_load_file(struct vigil_plugin_host *h, const char *path,
+                                char *err, size_t errlen);
+/* Load every *.so of dir in name order; stops at the first refusal. */
+int vigil_plugin_host_load_dir(struct vigil_plugin_host *h, const char *dir,
+                               char *err, size_t errlen);
+
+size_t vigil_plugin_host_count(const struct vigil_plugin_host *h);
+const char *vigil_plugin_host_name(const struct vigil_plugin_host *h, size_t i);
+const char *vigil_plugin_host_version(const struct vigil_plugin_host *h, size_t i);
+const char *vigil_plugin_host_description(const struct vigil_plugin_host *h, size_t i);
+const char *vigil_plugin_host_path(const struct vigil_plugin_host *h, size_t i);
+/* Whether any loaded plugin wants stream events. */
+int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h);
+
+/* Dispatch; `flow` may be NULL. The host's clock is set to now_us first. */
+void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt,
+                              struct vigil_flow *flow);
+void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st,
+                              struct vigil_flow *flow);
+void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us);
+void vigil_plugin_host_finish(struct vigil_plugin_host *h);
+
+/* Free the plugins' state slots of a flow that leaves the table. */
+void vigil_plugin_host_release_flow(struct vigil_plugin_host *h, struct vigil_flow *flow);
+
+#endif

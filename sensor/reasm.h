@@ -1,0 +1,43 @@
+/*
+ * reasm.h - TCP stream reassembly, behind an interface of our own.
+ *
+ * reasm.c is the only file that includes <nids.h>. libnids keeps all its
+ * state in process globals and has callbacks without a user pointer, so
+ * there is one reassembler per process and reasm.c holds the one pointer
+ * back to its owner.
+ */
+#ifndef VIGIL_REASM_H
+#define VIGIL_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "vigil/plugin.h"
+
+/* Receives every stream event; `st` is valid during the call only. */
+typedef void (*vigil_reasm_event_fn)(void *user, const vigil_stream *st);
+
+struct vigil_reasm_config {
+    int n_tcp_streams;          /* libnids hash size; holds 3/4 of it */
+    int collect_data;           /* deliver DATA events (someone listens) */
+};
+
+/* Start libnids. 0, or -1 with a message in err. Only once per process. */
+int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *stats,
+                     vigil_reasm_event_fn on_event, void *user,
+                     char *err, size_t errlen);
+
+/*
+ * Hand one validated IPv4 datagram (the decoder's pkt: l3_hdr/l3_len, whole
+ * datagram captured) to libnids at packet time pkt->ts_us.
+ */
+void vigil_reasm_feed(const vigil_packet *pkt);
+
+/* The libnids version we were built with, e.g. "1.26". */
+const char *vigil_reasm_version(void);
+
+/* Flush every open stream (VIGIL_STREAM_END events) and stop libnids. */
+void vigil_reasm_close(void);
+
+#endif

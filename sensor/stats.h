@@ -1,0 +1,80 @@
+/*
+ * stats.h - the sensor's counters, one struct owned by the engine.
+ *
+ * Every place that drops, skips or evicts something counts it here, so
+ * nothing is silently invisible. The EVE `stats` event prints all of it.
+ */
+#ifndef VIGIL_STATS_H
+#define VIGIL_STATS_H
+
+#include <stdint.h>
+
+#include "decode.h"
+
+/* Warnings libnids reports through its syslog callback, by kind. */
+#define VIGIL_NIDS_WARNINGS(X)                                            \
+    X(IP_OVERSIZED, "ip_oversized")                                       \
+    X(IP_INVLIST, "ip_invalid_list")                                      \
+    X(IP_OVERLAP, "ip_overlap")                                           \
+    X(IP_SRR, "ip_source_routed")                                         \
+    X(IP_HDR, "ip_invalid_header")                                        \
+    X(TCP_TOOMUCH, "tcp_too_many_streams")                                \
+    X(TCP_HDR, "tcp_invalid_header")                                      \
+    X(TCP_BIGQUEUE, "tcp_queue_too_big")                                  \
+    X(TCP_BADFLAGS, "tcp_bad_flags")                                      \
+    X(OTHER, "other")
+
+enum vigil_nids_warning {
+#define VIGIL_NW_ENUM(id, name) VIGIL_NW_##id,
+    VIGIL_NIDS_WARNINGS(VIGIL_NW_ENUM)
+#undef VIGIL_NW_ENUM
+    VIGIL_NW_COUNT
+};
+
+const char *vigil_nids_warning_name(enum vigil_nids_warning w);
+
+/* Why TCP payload bytes were not reassembled. */
+enum vigil_uninspected {
+    VIGIL_UNINSPECTED_MIDSTREAM = 0,  /* no handshake seen by libnids */
+    VIGIL_UNINSPECTED_IPV6,           /* libnids is IPv4-only */
+    VIGIL_UNINSPECTED_TABLE_FULL,     /* stream evicted from the table */
+    VIGIL_UNINSPECTED_CUT,            /* snaplen cut the packet */
+    VIGIL_UNINSPECTED_COUNT
+};
+
+const char *vigil_uninspected_name(enum vigil_uninspected u);
+
+struct vigil_stats {
+    uint64_t packets;           /* read from the capture */
+    uint64_t bytes;             /* wire bytes */
+    uint64_t decoded;           /* reached the detectors */
+    uint64_t ipv4, ipv6, arp, other_l3;
+    uint64_t tcp, udp, icmp, other_l4;
+    uint64_t truncated;         /* headers cut short (sum of T events) */
+    uint64_t malformed;         /* impossible headers (sum of M events) */
+    uint64_t decode_events[VIGIL_DEV_COUNT];
+    uint64_t bad_caplen;        /* capture header claimed len < caplen */
+    uint64_t bad_timestamp;     /* usec >= 1e6 or time going backwards */
+
+    uint64_t nids_packets;      /* IPv4 datagrams handed to libnids */
+    uint64_t nids_warnings[VIGIL_NW_COUNT];
+    uint64_t streams_established;
+    uint64_t streams_closed;
+    uint64_t streams_reset;
+    uint64_t streams_evicted;   /* libnids table full: oldest removed */
+    uint64_t streams_open_at_end;
+    uint64_t stream_bytes;      /* reassembled bytes delivered */
+    uint64_t uninspected_bytes[VIGIL_UNINSPECTED_COUNT];
+
+    uint64_t flows_created;
+    uint64_t flows_expired;     /* idle timeout in packet time */
+    uint64_t flows_evicted;     /* table at its cap: least recently seen */
+    uint64_t flows_active;
+
+    uint64_t alerts;
+    uint64_t kernel_received;   /* pcap_stats, live mode */
+    uint64_t kernel_dropped;
+    uint64_t iface_dropped;
+};
+
+#endif

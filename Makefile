@@ -145,7 +145,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(RULESDIR) \
 	  $(DESTDIR)$(INCLUDEDIR)/vigil $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(BUILD)/vigil $(DESTDIR)$(BINDIR)/vigil
-	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	$(if $(PLUGINS),install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
 	install -m 0644 rules/*.conf $(DESTDIR)$(RULESDIR)/
 	install -m 0644 include/vigil/plugin.h $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \

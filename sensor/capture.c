@@ -373,16 +373,18 @@ int vigil_capture_live(struct vigil_capture *c, vigil_packet_fn fn,
             vigil_err("%s: poll: %s", s->path, strerror(errno));
             return 1;
         }
-        if (n > 0) {
-            int got = pcap_dispatch(s->p, -1, relay, (u_char *)&r);
-            if (got == PCAP_ERROR) {
-                vigil_err("%s: capture failed: %s", s->path, pcap_geterr(s->p));
-                return 1;
-            }
+        /* Dispatch even on a poll timeout: the kernel may hold packets in
+         * a ring block it has not marked ready yet. */
+        if (pcap_dispatch(s->p, -1, relay, (u_char *)&r) == PCAP_ERROR) {
+            vigil_err("%s: capture failed: %s", s->path, pcap_geterr(s->p));
+            return 1;
         }
         if (idle)
             idle(user);
     }
+    /* Stopping: deliver what the kernel already captured. */
+    while (pcap_dispatch(s->p, -1, relay, (u_char *)&r) > 0)
+        ;
     return 0;
 }
 

@@ -17,16 +17,16 @@
 
 /* DLT values as libpcap reports them on Linux. */
 enum {
-    DLT_NULL_ = 0,
-    DLT_EN10MB_ = 1,
-    DLT_RAW_BSD_ = 12,
-    DLT_RAW_OPENBSD_ = 14,
-    DLT_RAW_ = 101,
-    DLT_LOOP_ = 108,
-    DLT_LINUX_SLL_ = 113,
-    DLT_IPV4_ = 228,
-    DLT_IPV6_ = 229,
-    DLT_LINUX_SLL2_ = 276,
+    LINK_NULL = 0,
+    LINK_EN10MB = 1,
+    LINK_RAW_BSD = 12,
+    LINK_RAW_OPENBSD = 14,
+    LINK_RAW = 101,
+    LINK_LOOP = 108,
+    LINK_SLL = 113,
+    LINK_IPV4 = 228,
+    LINK_IPV6 = 229,
+    LINK_SLL2 = 276,
 };
 
 enum {
@@ -39,18 +39,16 @@ enum {
 };
 
 enum {
-    IPPROTO_HOPOPTS_ = 0,
-    IPPROTO_ICMP_ = 1,
-    IPPROTO_TCP_ = 6,
-    IPPROTO_UDP_ = 17,
-    IPPROTO_ROUTING_ = 43,
-    IPPROTO_FRAGMENT_ = 44,
-    IPPROTO_ESP_ = 50,
-    IPPROTO_AH_ = 51,
-    IPPROTO_ICMPV6_ = 58,
-    IPPROTO_NONE_ = 59,
-    IPPROTO_DSTOPTS_ = 60,
-    IPPROTO_MOBILITY_ = 135,
+    PROTO_HOPOPTS = 0,
+    PROTO_ICMP = 1,
+    PROTO_TCP = 6,
+    PROTO_UDP = 17,
+    PROTO_ROUTING = 43,
+    PROTO_FRAGMENT = 44,
+    PROTO_AH = 51,
+    PROTO_ICMPV6 = 58,
+    PROTO_DSTOPTS = 60,
+    PROTO_MOBILITY = 135,
 };
 
 #define VLAN_MAX_TAGS 8         /* more is an evasion attempt, not a network */
@@ -108,16 +106,16 @@ int vigil_decode_event_is_truncation(enum vigil_decode_event ev)
 int vigil_decode_dlt_supported(int dlt)
 {
     switch (dlt) {
-    case DLT_NULL_: case DLT_EN10MB_: case DLT_RAW_BSD_: case DLT_RAW_OPENBSD_:
-    case DLT_RAW_: case DLT_LOOP_: case DLT_LINUX_SLL_: case DLT_IPV4_:
-    case DLT_IPV6_: case DLT_LINUX_SLL2_:
+    case LINK_NULL: case LINK_EN10MB: case LINK_RAW_BSD: case LINK_RAW_OPENBSD:
+    case LINK_RAW: case LINK_LOOP: case LINK_SLL: case LINK_IPV4:
+    case LINK_IPV6: case LINK_SLL2:
         return 1;
     default:
         return 0;
     }
 }
 
-/* ---- helpers -------------------------------------------------------- */
+/* ---- shared pieces --------------------------------------------------- */
 
 /* Record why the frame was refused; the event decides which result. */
 static enum vigil_decode_result reject(decoder *d, enum vigil_decode_event ev)
@@ -294,13 +292,13 @@ static enum vigil_decode_result decode_l4(decoder *d, layer *l)
     uint8_t proto = d->pkt->ip_proto;
     bool v6 = d->pkt->l3 == VIGIL_L3_IPV6;
 
-    if (proto == IPPROTO_TCP_)
+    if (proto == PROTO_TCP)
         return decode_tcp(d, l);
-    if (proto == IPPROTO_UDP_)
+    if (proto == PROTO_UDP)
         return decode_udp(d, l);
-    if (proto == IPPROTO_ICMP_ && !v6)
+    if (proto == PROTO_ICMP && !v6)
         return decode_icmp(d, l, VIGIL_DEV_ICMP_TRUNCATED);
-    if (proto == IPPROTO_ICMPV6_ && v6)
+    if (proto == PROTO_ICMPV6 && v6)
         return decode_icmp(d, l, VIGIL_DEV_ICMPV6_TRUNCATED);
     set_payload(d->pkt, l);
     return VIGIL_DECODE_OK;
@@ -409,22 +407,28 @@ static enum vigil_decode_result decode_ipv4(decoder *d, layer *l)
 
 static bool is_ipv6_exthdr(uint8_t nxt)
 {
-    return nxt == IPPROTO_HOPOPTS_ || nxt == IPPROTO_ROUTING_
-           || nxt == IPPROTO_DSTOPTS_ || nxt == IPPROTO_FRAGMENT_
-           || nxt == IPPROTO_AH_ || nxt == IPPROTO_MOBILITY_;
+    return nxt == PROTO_HOPOPTS || nxt == PROTO_ROUTING
+           || nxt == PROTO_DSTOPTS || nxt == PROTO_FRAGMENT
+           || nxt == PROTO_AH || nxt == PROTO_MOBILITY;
 }
 
 /*
  * A payload length of 0 with a hop-by-hop header means a jumbogram when
- * that header holds a jumbo payload option. Returns 1 jumbo, 0 not, -1
- * when the hop-by-hop header was not captured.
+ * that header holds a jumbo payload option. `c` and `wire` start after
+ * the fixed header. Returns 1 jumbo, 0 not (including no room on the wire
+ * for the hop-by-hop header), -1 when the header was not captured.
  */
-static int ipv6_is_jumbo(vg_cursor c)
+static int ipv6_is_jumbo(vg_cursor c, uint32_t wire)
 {
-    vg_skip(&c, 1);
-    size_t len = ((size_t)vg_u8(&c) + 1) * 8 - 2;
-    vg_cursor opts = vg_sub(&c, len);
-    if (opts.bad)
+    vg_cursor peek = c;
+    vg_skip(&peek, 1);
+    size_t len = ((size_t)vg_u8(&peek) + 1) * 8;
+
+    if (wire < 2 || (!peek.bad && len > wire))
+        return 0;
+    vg_skip(&c, 2);
+    vg_cursor opts = vg_sub(&c, len - 2);
+    if (peek.bad || opts.bad)
         return -1;
     while (vg_left(&opts) > 0) {
         uint8_t type = vg_u8(&opts);
@@ -461,16 +465,17 @@ static bool ipv6_fragment(vigil_packet *pkt, vg_cursor h)
 /* Length of extension header `nxt` given its length byte. */
 static size_t ipv6_exthdr_len(uint8_t nxt, uint8_t len)
 {
-    if (nxt == IPPROTO_FRAGMENT_)
+    if (nxt == PROTO_FRAGMENT)
         return 8;
-    if (nxt == IPPROTO_AH_)
+    if (nxt == PROTO_AH)
         return ((size_t)len + 2) * 4;
     return ((size_t)len + 1) * 8;
 }
 
 /*
  * Skip extension headers, leaving `l` at the upper-layer header and
- * pkt->ip_proto naming it. *l4_follows is false after a non-first
+ * pkt->ip_proto naming it. ESP (50) and "no next header" (59) end the
+ * walk like any upper-layer protocol: what follows is opaque payload. *l4_follows is false after a non-first
  * fragment header.
  */
 static enum vigil_decode_result ipv6_walk_exthdrs(decoder *d, layer *l,
@@ -497,7 +502,7 @@ static enum vigil_decode_result ipv6_walk_exthdrs(decoder *d, layer *l,
         if (h.bad)
             return reject(d, VIGIL_DEV_IPV6_EXTHDR_TRUNCATED);
         l->wire -= (uint32_t)hlen;
-        if (nxt == IPPROTO_FRAGMENT_)
+        if (nxt == PROTO_FRAGMENT)
             *l4_follows = ipv6_fragment(pkt, h);
         nxt = next;
         if (!*l4_follows)
@@ -524,9 +529,9 @@ static enum vigil_decode_result decode_ipv6(decoder *d, layer *l)
         return reject(d, VIGIL_DEV_IPV6_BAD_VERSION);
     if (plen + IPV6_HDR > l->wire)
         return reject(d, VIGIL_DEV_IPV6_BAD_PAYLOAD_LEN);
-    if (plen == 0 && nxt == IPPROTO_HOPOPTS_) {
+    if (plen == 0 && nxt == PROTO_HOPOPTS) {
         vg_skip(&h, 32); /* addresses */
-        int jumbo = ipv6_is_jumbo(h);
+        int jumbo = ipv6_is_jumbo(h, l->wire - IPV6_HDR);
         if (jumbo < 0)
             return reject(d, VIGIL_DEV_IPV6_EXTHDR_TRUNCATED);
         if (jumbo)
@@ -678,21 +683,21 @@ static enum vigil_decode_result decode_null(decoder *d, layer *l,
 static enum vigil_decode_result decode_link(decoder *d, int dlt, layer *l)
 {
     switch (dlt) {
-    case DLT_EN10MB_:
+    case LINK_EN10MB:
         return decode_eth(d, l);
-    case DLT_LINUX_SLL_:
+    case LINK_SLL:
         return decode_sll(d, l);
-    case DLT_LINUX_SLL2_:
+    case LINK_SLL2:
         return decode_sll2(d, l);
-    case DLT_RAW_BSD_: case DLT_RAW_OPENBSD_: case DLT_RAW_:
+    case LINK_RAW_BSD: case LINK_RAW_OPENBSD: case LINK_RAW:
         return decode_raw(d, l);
-    case DLT_IPV4_:
+    case LINK_IPV4:
         return decode_ipv4(d, l);
-    case DLT_IPV6_:
+    case LINK_IPV6:
         return decode_ipv6(d, l);
-    case DLT_NULL_:
+    case LINK_NULL:
         return decode_null(d, l, true);
-    case DLT_LOOP_:
+    case LINK_LOOP:
         return decode_null(d, l, false);
     default:
         return VIGIL_DECODE_OTHER;

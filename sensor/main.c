@@ -254,6 +254,13 @@ static void engine_packet(void *user, int dlt, const struct pcap_pkthdr *h,
     vigil_engine_packet(user, dlt, h, data);
 }
 
+static void live_packet(void *user, int dlt, const struct pcap_pkthdr *h,
+                        const uint8_t *data)
+{
+    struct live_ctx *lc = user;
+    vigil_engine_packet(lc->engine, dlt, h, data);
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -304,7 +311,7 @@ static int run(struct cli *c)
     int broken;
     if (c->iface) {
         struct live_ctx lc = { e, cap };
-        broken = vigil_capture_live(cap, engine_packet, live_idle, &lc, 200, &g_stop);
+        broken = vigil_capture_live(cap, live_packet, live_idle, &lc, 200, &g_stop);
         update_kernel_stats(&lc);
     } else {
         broken = vigil_capture_replay(cap, engine_packet, e, &g_stop);

@@ -93,6 +93,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE [N_TCP_STREAMS]\n", argv[0]);
         return 2;
     }
+    nids_params.n_tcp_streams = argc == 3 ? atoi(argv[2]) : 1 << 18;
+    if (nids_params.n_tcp_streams <= 0) {
+        fprintf(stderr, "bare_nids: bad N_TCP_STREAMS '%s'\n", argv[2]);
+        return 2;
+    }
     in = pcap_open_offline(argv[1], errbuf);
     if (!in) {
         fprintf(stderr, "bare_nids: %s\n", errbuf);
@@ -100,21 +105,18 @@ int main(int argc, char **argv)
     }
     if (pcap_datalink(in) != DLT_EN10MB) {
         fprintf(stderr, "bare_nids: %s: only Ethernet captures are supported\n", argv[1]);
+        pcap_close(in);
         return 1;
     }
     dead = pcap_open_dead(DLT_RAW, 262144);
     if (!dead) {
         fprintf(stderr, "bare_nids: pcap_open_dead failed\n");
+        pcap_close(in);
         return 1;
     }
     nids_params.pcap_desc = dead;
     nids_params.syslog = on_warning;
     nids_params.scan_num_hosts = 0;
-    nids_params.n_tcp_streams = argc == 3 ? atoi(argv[2]) : 1 << 18;
-    if (nids_params.n_tcp_streams <= 0) {
-        fprintf(stderr, "bare_nids: bad N_TCP_STREAMS '%s'\n", argv[2]);
-        return 2;
-    }
     if (!nids_init()) {
         fprintf(stderr, "bare_nids: nids_init: %s\n", nids_errbuf);
         return 1;

@@ -1060,7 +1060,7 @@ static void gen_midstream(void)
 static void gen_multi(void)
 {
     struct out early, middle, late;
-    struct conn span;
+    struct conn span, span2;
     static char req[1024], resp[8192];
     size_t n;
 
@@ -1076,6 +1076,9 @@ static void gen_multi(void)
     adv(300000);
     conn_init(&span, &early, IP4(198, 18, 0, 103), 45000, IP4(198, 18, 2, 10), 80);
     conn_open(&span);                     /* handshake only in b-early */
+    adv(300000);
+    conn_init(&span2, &early, IP4(198, 18, 0, 104), 45001, IP4(198, 18, 2, 11), 80);
+    conn_open(&span2);                    /* its data is in a-late */
     adv(300000);
     http_session(&early, IP4(198, 18, 0, 102), 42002, IP4(198, 18, 2, 3), 3, 3);
 
@@ -1101,6 +1104,15 @@ static void gen_multi(void)
     http_session(&late, IP4(198, 18, 0, 102), 42006, IP4(198, 18, 2, 7), 7, 1);
     adv(300000);
     http_session(&late, IP4(198, 18, 0, 103), 42007, IP4(198, 18, 2, 8), 8, 2);
+    adv(300000);
+    span2.o = &late;                      /* sorts before its handshake's file */
+    n = http_request(req, sizeof req, 11);
+    conn_send(&span2, 0, req, n);
+    adv(span2.rtt);
+    n = http_response(resp, sizeof resp, MSS + 500);
+    conn_send(&span2, 1, resp, n);
+    adv(5000);
+    conn_close(&span2);
 
     out_close(&early);
     out_close(&middle);

@@ -307,7 +307,7 @@ static void pad_to(frame *f, size_t n)
         put8(f, 0);
 }
 
-/* ---- decoding helpers ----------------------------------------------- */
+/* ---- decoding utilities ---------------------------------------------- */
 
 /* Decode the first `caplen` bytes from an exactly-sized heap copy; the
  * caller frees the returned buffer after looking at pkt's pointers. */
@@ -534,6 +534,26 @@ static void make_esp6(frame *f, int dlt)
     finish(f);
 }
 
+/* Payload length 0 and a jumbo payload option (RFC 2675 layout; the
+ * decoder takes the length from the wire). */
+static void make_udp6_jumbo(frame *f, int dlt)
+{
+    link_begin(f, dlt, ET_IPV6);
+    ipv6_begin(f, 0);
+    size_t hbh = f->len;
+    put8(f, 17);
+    put8(f, 0);
+    put8(f, 0xc2);              /* jumbo payload option */
+    put8(f, 4);
+    put32(f, 0);                /* filled below */
+    mark_l4(f);
+    udp_put(f);
+    data_put(f, 6);
+    finish(f);
+    set16(f, f->ip_off + 4, 0);
+    set16(f, hbh + 6, f->len - f->ip_off - 40);
+}
+
 static void make_arp(frame *f, int dlt)
 {
     link_begin(f, dlt, ET_ARP);
@@ -575,6 +595,7 @@ static const struct frame_kind {
     { "icmp6_chain", make_icmp6_chain, CARRIES_V6 },
     { "frag6_later", make_frag6_later, CARRIES_V6 },
     { "esp6", make_esp6, CARRIES_V6 },
+    { "udp6_jumbo", make_udp6_jumbo, CARRIES_V6 },
     { "arp", make_arp, CARRIES_ARP },
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -1296,30 +1317,25 @@ static void test_ipv6_jumbo(void **state)
     frame f;
     vigil_packet pkt;
 
-    link_begin(&f, L_RAW, ET_IPV6);
-    ipv6_begin(&f, 0);
-    put8(&f, 17);
-    put8(&f, 0);
-    put8(&f, 0xc2);             /* jumbo payload option */
-    put8(&f, 4);
-    put32(&f, 0);               /* filled below */
-    mark_l4(&f);
-    udp_put(&f);
-    data_put(&f, 6);
-    f.data_end = f.len;
-    set16(&f, f.udp_off + 4, f.len - f.udp_off);
-    f.b[44] = 0;
-    f.b[45] = 0;
-    f.b[46] = 0;
-    f.b[47] = (uint8_t)(f.len - 40);
+    make_udp6_jumbo(&f, L_RAW);
     uint8_t *buf = decode_ok(&f, &pkt);
     assert_int_equal(pkt.ip_proto, 17);
     assert_int_equal(pkt.payload_len, 6);
     assert_int_equal(pkt.l3_len, f.len);
     free(buf);
 
+    /* cut inside the hop-by-hop header: cannot tell yet */
+    expect_result(&f, 40 + 5, f.len, VIGIL_DECODE_TRUNCATED,
+                  VIGIL_DEV_IPV6_EXTHDR_TRUNCATED);
+
     /* without the option, payload length 0 leaves no room for the header */
-    f.b[42] = 1;
+    f.b[40 + 2] = 1;
+    expect_event(&f, VIGIL_DEV_IPV6_BAD_EXTHDR);
+
+    /* a hop-by-hop header announced where the wire ends */
+    link_begin(&f, L_RAW, ET_IPV6);
+    ipv6_begin(&f, 0);
+    finish(&f);
     expect_event(&f, VIGIL_DEV_IPV6_BAD_EXTHDR);
 }
 

@@ -51,6 +51,7 @@ struct ps_config {
     int64_t slow_min_hosts;     /* slow sweep: refused hosts (0: off) */
     int64_t min_fail_percent;   /* failures among answered+failed items */
     int64_t response_timeout_us; /* no answer after this = failure */
+    int64_t settle_us;          /* an armed tracker alerts after this quiet */
     int64_t report_delay_us;    /* longest wait between detection and alert */
     int64_t alert_interval_us;  /* one alert per tracker per interval */
     int64_t max_sources;
@@ -78,7 +79,8 @@ static const struct knob knobs[] = {
     KNOB("slow_min_hosts", 10, 0, 16777216, 1, slow_min_hosts),
     KNOB("min_fail_percent", 60, 0, 100, 1, min_fail_percent),
     KNOB("response_timeout_sec", 3, 1, 3600, US_PER_SEC, response_timeout_us),
-    KNOB("report_delay_sec", 10, 0, 86400, US_PER_SEC, report_delay_us),
+    KNOB("settle_sec", 10, 0, 86400, US_PER_SEC, settle_us),
+    KNOB("report_delay_sec", 30, 0, 86400, US_PER_SEC, report_delay_us),
     KNOB("alert_interval_sec", 60, 1, 86400, US_PER_SEC, alert_interval_us),
     KNOB("max_sources", 65536, 16, 16777216, 1, max_sources),
     KNOB("max_trackers_per_source", 64, 2, 4096, 1, max_trackers_per_source),
@@ -537,8 +539,12 @@ static enum technique_id technique_of(const struct tracker *tr, const struct tal
     }
     switch (tr->klass) {
     case PC_SYN:
-        /* connect() finishes handshakes; raw SYN scanners reset them. */
-        return t->completed > t->half_open ? T_CONNECT : T_SYN;
+        /*
+         * connect() finishes handshakes; raw SYN scanners never do and
+         * reset them. A late SYN-ACK also meets a reset after connect()
+         * gave up, hence ties go to connect.
+         */
+        return t->completed > 0 && t->completed >= t->half_open ? T_CONNECT : T_SYN;
     case PC_FIN: return T_FIN;
     case PC_NULL: return T_NULL;
     case PC_XMAS: return T_XMAS;
@@ -715,7 +721,8 @@ static void emit(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr,
 
 /*
  * Decide about one watched tracker: arm it when a rule holds, alert once
- * the scan settles (quiet, or report_delay after arming, or the end), and
+ * the scan settles (settle_sec quiet, or report_delay_sec after arming, or
+ * the end), so the alert carries the whole scan rather than its start; and
  * leave the list when nothing more can happen without new packets.
  */
 static void evaluate(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr, int final)
@@ -739,7 +746,7 @@ static void evaluate(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr, in
         tr->armed = 1;
         tr->armed_us = ps->now_us;
     }
-    int quiet = t.young == 0 && ps->now_us - tr->last_probe_us >= ps->cfg.response_timeout_us;
+    int quiet = t.young == 0 && ps->now_us - tr->last_probe_us >= ps->cfg.settle_us;
     if (!final && !quiet && ps->now_us - tr->armed_us < ps->cfg.report_delay_us)
         return;
     emit(ps, ctx, tr, &t, rule);

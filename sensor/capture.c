@@ -260,10 +260,11 @@ struct vigil_capture *vigil_capture_open_live(const char *iface, const char *bpf
     }
     pcap_set_snaplen(s->p, opt->snaplen > 0 ? opt->snaplen : 262144);
     pcap_set_promisc(s->p, opt->promisc);
-    pcap_set_immediate_mode(s->p, 1);
+    /* Not immediate mode: that makes libpcap use fixed, snaplen-sized ring
+     * frames (a few dozen fit in the buffer, so bursts drop); block mode
+     * packs packets and hands a block over at the latest after 100 ms. */
     pcap_set_timeout(s->p, 100);
-    if (opt->buffer_mb > 0)
-        pcap_set_buffer_size(s->p, opt->buffer_mb << 20);
+    pcap_set_buffer_size(s->p, (opt->buffer_mb > 0 ? opt->buffer_mb : 64) << 20);
     int status = pcap_activate(s->p);
     if (status < 0) {
         const char *why = status == PCAP_ERROR_PERM_DENIED
@@ -303,8 +304,6 @@ static int64_t ts_key(const struct pcap_pkthdr *h)
 /* Read ahead one packet of s. Returns 0, or 1 if the file broke. */
 static int read_ahead(struct source *s)
 {
-    FILE *f = pcap_file(s->p);
-    long offset = f ? ftell(f) : -1;
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->p, &h, &data);
@@ -319,9 +318,12 @@ static int read_ahead(struct source *s)
     s->done = 1;
     if (rc == PCAP_ERROR_BREAK)
         return 0;               /* end of file */
-    vigil_err("%s: record %llu at offset %ld: %s; stopped this file after %llu packets",
-              s->path, (unsigned long long)s->records + 1, offset, pcap_geterr(s->p),
-              (unsigned long long)s->records);
+    /* Asked only now: ftell() costs a system call, too much per packet. */
+    FILE *f = pcap_file(s->p);
+    long offset = f ? ftell(f) : -1;
+    vigil_err("%s: record %llu (reading stopped at byte %ld): %s; processed the %llu "
+              "packets before it", s->path, (unsigned long long)s->records + 1, offset,
+              pcap_geterr(s->p), (unsigned long long)s->records);
     return 1;
 }
 
@@ -373,9 +375,7 @@ int vigil_capture_live(struct vigil_capture *c, vigil_packet_fn fn,
             vigil_err("%s: poll: %s", s->path, strerror(errno));
             return 1;
         }
-        /* Dispatch even on a poll timeout: the kernel may hold packets in
-         * a ring block it has not marked ready yet. */
-        if (pcap_dispatch(s->p, -1, relay, (u_char *)&r) == PCAP_ERROR) {
+        if (n > 0 && pcap_dispatch(s->p, -1, relay, (u_char *)&r) == PCAP_ERROR) {
             vigil_err("%s: capture failed: %s", s->path, pcap_geterr(s->p));
             return 1;
         }

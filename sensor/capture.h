@@ -27,10 +27,10 @@ struct vigil_capture *vigil_capture_open_files(char *const *paths, size_t npaths
 struct vigil_live_options {
     int snaplen;                /* 0: 262144 */
     int promisc;
-    int buffer_mb;              /* 0: libpcap's default */
+    int buffer_mb;              /* 0: 64 MiB */
 };
 
-/* Open a live interface (immediate mode, non-blocking). Same error rules. */
+/* Open a live interface (ring buffer, 100 ms block timeout). Same error rules. */
 struct vigil_capture *vigil_capture_open_live(const char *iface, const char *bpf,
                                               const struct vigil_live_options *opt,
                                               char *err, size_t errlen, int *exit_code);

@@ -63,7 +63,7 @@ static void usage(FILE *out)
 "  -i IFACE           live capture (promiscuous, full snaplen)\n"
 "  -f EXPR            BPF filter, e.g. -f 'tcp or udp'\n"
 "  --snaplen N        live snapshot length (default 262144)\n"
-"  --buffer-mb N      live kernel buffer size in MiB\n"
+"  --buffer-mb N      live kernel ring buffer in MiB (default 64)\n"
 "  --no-promisc       do not put the interface in promiscuous mode\n"
 "Output:\n"
 "  --eve FILE         EVE JSON alerts and stats to FILE ('-' = stdout, the default)\n"

@@ -73,7 +73,8 @@ pk=$(stat_of "$TMP/live.json" capture.packets)
 kr=$(stat_of "$TMP/live.json" capture.kernel_received)
 est=$(stat_of "$TMP/live.json" reassembly.streams_established)
 bytes=$(stat_of "$TMP/live.json" reassembly.bytes)
-if [ "$pk" -gt 600 ] && [ "$kr" -gt 0 ] && [ "$est" -ge 1 ] && [ "$bytes" -gt 1000 ]; then
+drop=$(stat_of "$TMP/live.json" capture.kernel_dropped)
+if [ "$pk" -gt 600 ] && [ "$kr" -gt 0 ] && [ "$drop" -eq 0 ] && [ "$est" -ge 1 ] && [ "$bytes" -gt 1000 ]; then
     pass live-capture-and-reassembly
 else
     fail live-capture-and-reassembly "packets=$pk kernel_received=$kr dropped=$(stat_of "$TMP/live.json" capture.kernel_dropped) streams=$est bytes=$bytes"

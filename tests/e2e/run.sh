@@ -29,7 +29,7 @@ case_bad_input() {
     expect_error missing-file 1 "$TMP/nope.pcap: No such file" V -q -r "$TMP/nope.pcap"
     expect_error not-a-capture 1 "README.md: not a readable capture" V -q -r "$ROOT/README.md"
     head -c 1000 "$PCAPS/benign.pcap" >"$TMP/cut.pcap"
-    expect_error truncated-capture 1 "cut.pcap: record [0-9]* at offset [0-9]*: truncated" \
+    expect_error truncated-capture 1 "cut.pcap: record [0-9]* (reading stopped at byte [0-9]*): truncated" \
         V -q -r "$TMP/cut.pcap" --eve "$TMP/cut.json"
     if [ "$(stat_of "$TMP/cut.json" capture.packets)" -gt 0 ]; then
         pass truncated-capture-keeps-packets

@@ -192,8 +192,8 @@ struct source {
     struct source *hash_next;
     struct source *lru_prev, *lru_next; /* most recently seen at the head */
     int64_t last_seen_us;
-    struct tracker **trackers;
-    uint32_t ntrackers;
+    struct tracker **trackers;  /* grows by doubling up to the cap */
+    uint32_t ntrackers, cap_trackers;
 };
 
 struct counters {
@@ -809,6 +809,25 @@ static void evict_oldest_tracker(struct portscan *ps, vigil_ctx *ctx, struct sou
 static int ensure_memory(struct portscan *ps, vigil_ctx *ctx, size_t need,
                          const struct source *pinned);
 
+/* Room for one more tracker pointer in a source. */
+static int grow_trackers(struct portscan *ps, vigil_ctx *ctx, struct source *s)
+{
+    if (s->ntrackers < s->cap_trackers)
+        return 1;
+    uint32_t cap = s->cap_trackers * 2;
+    size_t bytes = (size_t)cap * sizeof *s->trackers;
+    if (!ensure_memory(ps, ctx, bytes, s))
+        return 0;
+    struct tracker **grown = ps_alloc(ps, bytes);
+    if (grown == NULL)
+        return 0;
+    memcpy(grown, s->trackers, (size_t)s->ntrackers * sizeof *grown);
+    ps_free(ps, s->trackers, (size_t)s->cap_trackers * sizeof *s->trackers);
+    s->trackers = grown;
+    s->cap_trackers = cap;
+    return 1;
+}
+
 static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct source *s,
                                    uint8_t kind, uint8_t klass, uint16_t port,
                                    const vigil_addr *host)
@@ -818,7 +837,7 @@ static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct s
         return tr;
     if (s->ntrackers >= (uint32_t)ps->cfg.max_trackers_per_source)
         evict_oldest_tracker(ps, ctx, s);
-    if (!ensure_memory(ps, ctx, sizeof *tr, s))
+    if (!ensure_memory(ps, ctx, sizeof *tr, s) || !grow_trackers(ps, ctx, s))
         return NULL;
     tr = ps_alloc(ps, sizeof *tr);
     if (tr == NULL)
@@ -871,9 +890,11 @@ static void lru_push_head(struct portscan *ps, struct source *s)
     ps->lru_head = s;
 }
 
-static size_t source_bytes(const struct portscan *ps)
+#define INITIAL_TRACKERS 2u      /* a vertical and a sweep tracker */
+
+static size_t source_bytes(void)
 {
-    return sizeof(struct source) + (size_t)ps->cfg.max_trackers_per_source * sizeof(struct tracker *);
+    return sizeof(struct source) + INITIAL_TRACKERS * sizeof(struct tracker *);
 }
 
 /* Remove a source, reporting first unless `silent` (plugin shutdown). */
@@ -890,7 +911,7 @@ static void source_drop(struct portscan *ps, vigil_ctx *ctx, struct source *s, i
         else
             tracker_retire(ps, ctx, s->trackers[i]);
     }
-    ps_free(ps, s->trackers, (size_t)ps->cfg.max_trackers_per_source * sizeof(struct tracker *));
+    ps_free(ps, s->trackers, (size_t)s->cap_trackers * sizeof *s->trackers);
     ps_free(ps, s, sizeof *s);
     ps->nsources--;
 }
@@ -919,16 +940,17 @@ static struct source *source_create(struct portscan *ps, vigil_ctx *ctx, const v
         ps->stats.sources_evicted_cap++;
         source_drop(ps, ctx, ps->lru_tail, 0);
     }
-    if (!ensure_memory(ps, ctx, source_bytes(ps), NULL))
+    if (!ensure_memory(ps, ctx, source_bytes(), NULL))
         return NULL;
     struct source *s = ps_alloc(ps, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->trackers = ps_alloc(ps, (size_t)ps->cfg.max_trackers_per_source * sizeof(struct tracker *));
+    s->trackers = ps_alloc(ps, INITIAL_TRACKERS * sizeof *s->trackers);
     if (s->trackers == NULL) {
         ps_free(ps, s, sizeof *s);
         return NULL;
     }
+    s->cap_trackers = INITIAL_TRACKERS;
     s->addr = addr_norm(a);
     struct source **b = bucket_of(ps, &s->addr);
     s->hash_next = *b;

@@ -72,7 +72,10 @@ static void on_stream(void *user, const vigil_stream *st)
         switch (st->event) {
         case VIGIL_STREAM_ESTABLISHED: flow->nids = VIGIL_NIDS_TRACKED; break;
         case VIGIL_STREAM_CLOSED:
-        case VIGIL_STREAM_RESET: flow->nids = VIGIL_NIDS_ENDED; break;
+        case VIGIL_STREAM_RESET:
+            flow->nids = VIGIL_NIDS_ENDED;
+            vigil_flow_closed(e->flows, flow);
+            break;
         case VIGIL_STREAM_TIMEOUT: flow->nids = VIGIL_NIDS_EVICTED; break;
         default: break;
         }
@@ -83,16 +86,24 @@ static void on_stream(void *user, const vigil_stream *st)
 /* ---- setup -------------------------------------------------------------- */
 
 static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *max_flows,
-                         int64_t *flow_timeout, char *err, size_t errlen)
+                         int64_t timeout_us[VIGIL_FLOWQ_COUNT], char *err, size_t errlen)
 {
     struct vigil_config *c = &e->cfg;
+    int64_t tcp, other, closed;
     if (vigil_config_int(c, CORE_SECTION, "n_tcp_streams", 131072, 1024, 1 << 24,
                          n_streams, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "max_flows", 262144, 1024, 1 << 26,
                          max_flows, err, errlen) < 0 ||
-        vigil_config_int(c, CORE_SECTION, "flow_timeout_sec", 600, 1, 86400 * 7,
-                         flow_timeout, err, errlen) < 0)
+        vigil_config_int(c, CORE_SECTION, "tcp_timeout_sec", 600, 1, 86400 * 7,
+                         &tcp, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "other_timeout_sec", 120, 1, 86400 * 7,
+                         &other, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "closed_timeout_sec", 2, 0, 3600,
+                         &closed, err, errlen) < 0)
         return -1;
+    timeout_us[VIGIL_FLOWQ_TCP] = tcp * US_PER_SEC;
+    timeout_us[VIGIL_FLOWQ_OTHER] = other * US_PER_SEC;
+    timeout_us[VIGIL_FLOWQ_CLOSED] = closed * US_PER_SEC;
     return 0;
 }
 
@@ -133,8 +144,8 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     vigil_config_init(&e->cfg);
     if (opt->rules_dir && vigil_config_load_dir(&e->cfg, opt->rules_dir, err, errlen) < 0)
         goto fail;
-    int64_t n_streams, max_flows, flow_timeout;
-    if (core_settings(e, &n_streams, &max_flows, &flow_timeout, err, errlen) < 0)
+    int64_t n_streams, max_flows, timeouts[VIGIL_FLOWQ_COUNT];
+    if (core_settings(e, &n_streams, &max_flows, timeouts, err, errlen) < 0)
         goto fail;
     e->plugins = vigil_plugin_host_new(&e->cfg, on_alert, e, opt->verbosity);
     if (e->plugins == NULL ||
@@ -145,7 +156,7 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         goto fail;
     size_t nplugins = vigil_plugin_host_count(e->plugins);
     e->alerts_by_plugin = calloc(nplugins + 1, sizeof *e->alerts_by_plugin);
-    e->flows = vigil_flow_table_new((size_t)max_flows, nplugins, flow_timeout * US_PER_SEC,
+    e->flows = vigil_flow_table_new((size_t)max_flows, nplugins, timeouts,
                                     on_flow_release, e, &e->stats);
     if (e->alerts_by_plugin == NULL || e->flows == NULL) {
         vigil_seterr(err, errlen, "out of memory");

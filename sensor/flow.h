@@ -4,9 +4,11 @@
  * Keyed by (proto, the two endpoints) in a canonical order, so both
  * directions of a conversation share one entry. The table holds at most
  * `max_flows` entries: an entry idle longer than the timeout (packet time)
- * expires, and when the table is full the least recently seen entry is
- * evicted to make room. Each entry carries one state slot per plugin;
- * the owner's release callback frees them when the entry goes.
+ * expires, and when the table is full an entry not seen for a while is
+ * evicted to make room (CLOCK, an approximation of least recently used
+ * that touches only the entry itself on each packet). Each entry carries
+ * one state slot per plugin; the owner's release callback frees them when
+ * the entry goes.
  */
 #ifndef VIGIL_FLOW_H
 #define VIGIL_FLOW_H
@@ -30,12 +32,22 @@ struct vigil_flow {
     uint16_t lo_port, hi_port;
     uint8_t proto;
     uint8_t nids;               /* enum vigil_flow_nids */
+    uint8_t queue;              /* enum vigil_flow_queue */
     int64_t first_us, last_us;
+    int64_t queued_us;          /* last_us when it joined the queue */
     uint64_t flow_id;
     uint64_t packets, bytes;
     struct vigil_flow *hash_next;
-    struct vigil_flow *lru_prev, *lru_next; /* most recent at the head */
+    struct vigil_flow *q_prev, *q_next; /* age queue: newest at the head */
     void *slots[];              /* one per plugin */
+};
+
+/* Each queue has its own idle timeout; entries age in queue order. */
+enum vigil_flow_queue {
+    VIGIL_FLOWQ_TCP = 0,        /* TCP, open */
+    VIGIL_FLOWQ_OTHER,          /* UDP, ICMP, anything else */
+    VIGIL_FLOWQ_CLOSED,         /* TCP after FIN/FIN or RST: goes soon */
+    VIGIL_FLOWQ_COUNT
 };
 
 /* Called for each entry leaving the table, before it is freed. */
@@ -44,7 +56,7 @@ typedef void (*vigil_flow_release_fn)(void *user, struct vigil_flow *flow);
 struct vigil_flow_table;
 
 struct vigil_flow_table *vigil_flow_table_new(size_t max_flows, size_t nslots,
-                                              int64_t timeout_us,
+                                              const int64_t timeout_us[VIGIL_FLOWQ_COUNT],
                                               vigil_flow_release_fn release,
                                               void *user, struct vigil_stats *stats);
 /* Release every entry, then the table. */
@@ -60,7 +72,10 @@ struct vigil_flow *vigil_flow_get(struct vigil_flow_table *t, const vigil_addr *
                                   uint16_t dport, uint8_t proto, int64_t now_us,
                                   int create);
 
-/* Expire entries idle since before now_us - timeout (a few per call). */
+/* The TCP connection of f ended: it expires after the closed timeout. */
+void vigil_flow_closed(struct vigil_flow_table *t, struct vigil_flow *f);
+
+/* Expire entries idle longer than their queue's timeout (a few per call). */
 void vigil_flow_expire(struct vigil_flow_table *t, int64_t now_us);
 
 size_t vigil_flow_count(const struct vigil_flow_table *t);

@@ -12,8 +12,11 @@
 set -u
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-VIGIL=${VIGIL:-./vigil}
+VIGIL=${VIGIL:-$root/vigil}
 SHARED=${SHARED:-${VIGIL_SHARED:-$root/../shared}}
+# Relative paths are relative to where the script was started.
+case $VIGIL in /*) ;; */*) VIGIL=$(pwd)/$VIGIL ;; esac
+case $SHARED in /*) ;; *) SHARED=$(pwd)/$SHARED ;; esac
 corpus=$SHARED/corpus
 
 if [ ! -d "$corpus" ]; then

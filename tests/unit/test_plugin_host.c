@@ -239,7 +239,8 @@ static void test_dispatch_alerts_and_flow_state(void **state)
     assert_int_equal(load(f, "good"), 0);
     struct vigil_stats st;
     memset(&st, 0, sizeof st);
-    struct vigil_flow_table *t = vigil_flow_table_new(4, 1, 1000000, release, f->host, &st);
+    const int64_t timeouts[VIGIL_FLOWQ_COUNT] = { 1000000, 1000000, 1000000 };
+    struct vigil_flow_table *t = vigil_flow_table_new(4, 1, timeouts, release, f->host, &st);
     assert_non_null(t);
     for (uint16_t port = 31330; port < 31340; port++) {
         vigil_packet p = tcp_packet(40000, port);

@@ -478,7 +478,8 @@ static struct tally tally_tracker(const struct portscan *ps, const struct tracke
                       ps->now_us - it->first_us >= ps->cfg.response_timeout_us;
         t.items++;
         t.probes += it->probes;
-        t.first_us = t.items == 1 ? it->first_us : (it->first_us < t.first_us ? it->first_us : t.first_us);
+        if (t.items == 1 || it->first_us < t.first_us)
+            t.first_us = it->first_us;
         t.last_us = max64(t.last_us, it->last_us);
         tally_outcome(&t, it, decided);
         if (!decided)

@@ -53,7 +53,7 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: all deps test unit e2e demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: all deps test unit e2e corpus-asan demo check-asan bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -119,16 +119,23 @@ $(BUILD)/tests/%.ok: $(BUILD)/tests/% FORCE
 unit: all $(TEST_PLUGINS) $(patsubst %,%.ok,$(TESTS))
 
 e2e: all $(TEST_PLUGINS) $(TOOLS)
-	@VIGIL_BUILD=$(BUILD) sh tests/e2e/run.sh
+	@VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh tests/e2e/run.sh
+
+ASAN_FLAGS := CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	      LDFLAGS="-fsanitize=address,undefined" VIGIL_ASAN=1
+
+# The shared corpus, replayed by the sensor built with ASan+UBSan.
+corpus-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) all
+	@VIGIL_BUILD=build-asan VIGIL_ASAN=1 sh tests/e2e/corpus_replay.sh
+	@VIGIL=build-asan/vigil sh tests/e2e/corpus_scans.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -k unit e2e
+	@$(MAKE) --no-print-directory -k unit e2e corpus-asan
 
 check-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan \
-	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" VIGIL_ASAN=1 -k unit e2e
+	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) -k unit e2e
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)

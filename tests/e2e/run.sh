@@ -248,24 +248,6 @@ case_scripts() {
     done
 }
 
-case_shared_corpus_clean() {
-    if [ ! -d "$SHARED/corpus" ]; then
-        skip corpus-replay "no $SHARED/corpus"
-        return
-    fi
-    n=0
-    bad=""
-    for f in $(find "$SHARED/corpus" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | sort); do
-        n=$((n + 1))
-        V -q -r "$f" --eve /dev/null >/dev/null 2>"$TMP/err"
-        rc=$?
-        if ! clean_run "$TMP/err" "$rc"; then
-            bad="$bad $(basename "$f")(rc=$rc)"
-        fi
-    done
-    if [ -z "$bad" ]; then pass "corpus-replay ($n captures, no crash or sanitizer report)"; else fail corpus-replay "$bad"; fi
-}
-
 [ -x "$VIGIL" ] || { echo "no $VIGIL: run make first"; exit 1; }
 case_bad_input
 case_malformed
@@ -278,6 +260,5 @@ case_linktypes
 case_directory_replay
 case_uninspected
 case_out_of_tree_plugin
-case_shared_corpus_clean
 case_scripts
 report

@@ -26,7 +26,7 @@ LDFLAGS    ?=
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wundef -Wpointer-arith -Wno-missing-field-initializers
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -I$(BUILD) $(WARN) -MMD -MP $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Itests/fuzz -I$(BUILD) $(WARN) -MMD -MP $(CFLAGS)
 
 PCAP_LIBS   := $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
 JSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
@@ -53,7 +53,7 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: all deps test unit e2e corpus-asan demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: all deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -108,6 +108,39 @@ $(BUILD)/tools/%: tools/%.c
 deps:
 	@sh tools/deps.sh
 
+# Fuzz targets: each is a libFuzzer target (clang) and, linked with
+# tests/fuzz/onefile.c, a replay driver any compiler builds.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRC_fuzz_decode := sensor/decode.c
+FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/$*.c tests/fuzz/onefile.c $(CORE_OBJS) $(SENSOR_LIBS)
+
+build-fuzz/%: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Itests/fuzz -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*)
+
+$(BUILD)/fuzz-seeds/decode: $(wildcard pcaps/*.pcap pcaps/*/*.pcap) tests/fuzz/seeds.py
+	@rm -rf $@
+	@python3 tests/fuzz/seeds.py $@ $(wildcard pcaps/*.pcap pcaps/*/*.pcap) >/dev/null
+
+# Replay the seeds through every target (part of make test).
+fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode
+	@$(BUILD)/fuzz/fuzz_decode-replay $(BUILD)/fuzz-seeds/decode | sed 's/^/fuzz_decode: /'
+	@$(BUILD)/fuzz/fuzz_config-replay rules tests/fuzz/config-seeds | sed 's/^/fuzz_config: /'
+
+# Each libFuzzer target for FUZZ_SECONDS, seeded from pcaps/ and rules/.
+fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode
+	@mkdir -p build-fuzz/corpus/decode build-fuzz/corpus/config
+	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  build-fuzz/corpus/decode $(BUILD)/fuzz-seeds/decode
+	build-fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/config \
+	  rules tests/fuzz/config-seeds
+
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.
 $(BUILD)/tests/%.ok: $(BUILD)/tests/% FORCE
@@ -132,10 +165,10 @@ corpus-asan:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -k unit e2e corpus-asan
+	@$(MAKE) --no-print-directory -k unit fuzz-replay corpus-asan e2e
 
 check-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) -k unit e2e
+	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) -k unit fuzz-replay e2e
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)
@@ -166,6 +199,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PLUGINDIR)
 
 clean:
-	rm -rf build build-asan vigil
+	rm -rf build build-asan build-fuzz vigil
 
 -include $(SENSOR_OBJS:.o=.d) $(TESTS:=.d)

@@ -6,7 +6,6 @@
 
 if [ ! -d "$SHARED/corpus" ]; then
     echo "SKIP corpus replay (no $SHARED/corpus)"
-    echo "0 passed, 0 failed"
     exit 0
 fi
 find "$SHARED/corpus" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) |

@@ -53,15 +53,15 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: all deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: vigil all deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/.vigil-build $(BUILD)/vigil $(PLUGINS) vigil
+all: $(BUILD)/.vigil-build $(BUILD)/vigil $(PLUGINS) $(if $(filter build,$(BUILD)),vigil)
 
 # ./vigil at the checkout's root; it finds build/plugins and rules/ itself.
 vigil: $(BUILD)/vigil
-	ln -sf $(BUILD)/vigil vigil
+	@ln -sf $(BUILD)/vigil vigil
 
 $(BUILD)/vigil: $(SENSOR_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SENSOR_OBJS) $(SENSOR_LIBS)

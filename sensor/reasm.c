@@ -184,8 +184,14 @@ fail:
 
 void vigil_reasm_feed(const vigil_packet *pkt)
 {
-    if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4 || pkt->l3_len == 0 ||
+    if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4 || pkt->l3_len < 20 ||
         pkt->l3_len > 65535 || (pkt->flags & VIGIL_PKT_PAYLOAD_CUT))
+        return;
+    /* libnids trusts the header's lengths: they must describe exactly the
+     * bytes we hand over (the decoder guarantees it; this keeps it local). */
+    const uint8_t *ip = pkt->l3_hdr;
+    uint32_t total = (uint32_t)ip[2] << 8 | ip[3];
+    if (total != pkt->l3_len || (uint32_t)(ip[0] & 0x0f) * 4 > total)
         return;
     struct pcap_pkthdr h;
     h.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);

@@ -28,6 +28,7 @@ struct vigil_engine {
     struct vigil_eve *eve;
     uint64_t *alerts_by_plugin;
     int reasm_open;
+    int stream_data_now;        /* libnids delivered data for this packet */
     int output_failed;
     int64_t now_us;             /* packet clock: never goes backwards */
     int64_t first_us;
@@ -62,25 +63,42 @@ static void on_flow_release(void *user, struct vigil_flow *flow)
     vigil_plugin_host_release_flow(e->plugins, flow);
 }
 
+/* The flow of the event a plugin asks about (see plugin_host.h). */
+static struct vigil_flow *resolve_flow(void *user, const vigil_packet *p,
+                                       const vigil_stream *st)
+{
+    struct vigil_engine *e = user;
+    if (st)
+        return vigil_flow_get(e->flows, &st->client, &st->server, st->client_port,
+                              st->server_port, 6, st->ts_us, 1);
+    if (p == NULL || (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6))
+        return NULL;
+    int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
+                 (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
+    return vigil_flow_get(e->flows, &p->src, &p->dst, ported ? p->sport : 0,
+                          ported ? p->dport : 0, p->ip_proto, p->ts_us, 1);
+}
+
 static void on_stream(void *user, const vigil_stream *st)
 {
     struct vigil_engine *e = user;
-    struct vigil_flow *flow = vigil_flow_get(e->flows, &st->client, &st->server,
-                                             st->client_port, st->server_port, 6,
-                                             st->ts_us, 1);
-    if (flow) {
-        switch (st->event) {
-        case VIGIL_STREAM_ESTABLISHED: flow->nids = VIGIL_NIDS_TRACKED; break;
-        case VIGIL_STREAM_CLOSED:
-        case VIGIL_STREAM_RESET:
-            flow->nids = VIGIL_NIDS_ENDED;
-            vigil_flow_closed(e->flows, flow);
-            break;
-        case VIGIL_STREAM_TIMEOUT: flow->nids = VIGIL_NIDS_EVICTED; break;
-        default: break;
+    if (st->event == VIGIL_STREAM_DATA) {
+        e->stream_data_now = 1;
+    } else if (st->event == VIGIL_STREAM_CLOSED || st->event == VIGIL_STREAM_RESET ||
+               st->event == VIGIL_STREAM_TIMEOUT) {
+        /* Remembered only where it matters: a closed flow leaves the table
+         * soon; an evicted one explains the bytes that follow. */
+        int evicted = st->event == VIGIL_STREAM_TIMEOUT;
+        struct vigil_flow *flow = vigil_flow_get(e->flows, &st->client, &st->server,
+                                                 st->client_port, st->server_port, 6,
+                                                 st->ts_us, evicted);
+        if (flow) {
+            flow->nids = evicted ? VIGIL_NIDS_EVICTED : VIGIL_NIDS_ENDED;
+            if (!evicted)
+                vigil_flow_closed(e->flows, flow);
         }
     }
-    vigil_plugin_host_stream(e->plugins, st, flow);
+    vigil_plugin_host_stream(e->plugins, st);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -162,6 +180,7 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         vigil_seterr(err, errlen, "out of memory");
         goto fail;
     }
+    vigil_plugin_host_set_resolver(e->plugins, resolve_flow, e);
     struct vigil_reasm_config rc = { .n_tcp_streams = (int)n_streams };
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
@@ -244,39 +263,24 @@ static void count_layers(struct vigil_stats *s, const vigil_packet *p)
     }
 }
 
-static struct vigil_flow *flow_of(struct vigil_engine *e, const vigil_packet *p)
-{
-    if (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6)
-        return NULL;
-    int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
-                 (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
-    struct vigil_flow *f = vigil_flow_get(e->flows, &p->src, &p->dst,
-                                          ported ? p->sport : 0, ported ? p->dport : 0,
-                                          p->ip_proto, p->ts_us, 1);
-    if (f) {
-        f->packets++;
-        f->bytes += p->wire_len;
-    }
-    return f;
-}
-
 /* TCP payload libnids did not (or could not) reassemble, by reason. */
-static void count_uninspected(struct vigil_engine *e, const vigil_packet *p,
-                              const struct vigil_flow *f)
+static void count_uninspected(struct vigil_engine *e, const vigil_packet *p)
 {
     if (p->ip_proto != 6 || !(p->flags & VIGIL_PKT_HAS_L4) || p->payload_wire_len == 0)
         return;
     enum vigil_uninspected why;
-    if (p->l3 == VIGIL_L3_IPV6)
+    if (p->l3 == VIGIL_L3_IPV6) {
         why = VIGIL_UNINSPECTED_IPV6;
-    else if (p->flags & VIGIL_PKT_PAYLOAD_CUT)
+    } else if (p->flags & VIGIL_PKT_PAYLOAD_CUT) {
         why = VIGIL_UNINSPECTED_CUT;
-    else if (f == NULL || f->nids == VIGIL_NIDS_NONE || f->nids == VIGIL_NIDS_ENDED)
-        why = VIGIL_UNINSPECTED_MIDSTREAM;
-    else if (f->nids == VIGIL_NIDS_EVICTED)
-        why = VIGIL_UNINSPECTED_TABLE_FULL;
-    else
-        return;
+    } else if (e->stream_data_now || vigil_reasm_tracks(p)) {
+        return;     /* delivered, or queued/retransmitted in a live stream */
+    } else {
+        struct vigil_flow *f = vigil_flow_get(e->flows, &p->src, &p->dst, p->sport,
+                                              p->dport, 6, p->ts_us, 0);
+        why = f && f->nids == VIGIL_NIDS_EVICTED ? VIGIL_UNINSPECTED_TABLE_FULL
+                                                 : VIGIL_UNINSPECTED_MIDSTREAM;
+    }
     e->stats.uninspected_bytes[why] += p->payload_wire_len;
 }
 
@@ -309,11 +313,11 @@ void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkth
     }
     pkt.ts_us = e->now_us;
     count_layers(s, &pkt);
-    struct vigil_flow *flow = flow_of(e, &pkt);
-    vigil_plugin_host_packet(e->plugins, &pkt, flow);
+    vigil_plugin_host_packet(e->plugins, &pkt);
+    e->stream_data_now = 0;
     if (wants_reassembly(&pkt))
         vigil_reasm_feed(&pkt);
-    count_uninspected(e, &pkt, flow);
+    count_uninspected(e, &pkt);
 }
 
 /* ---- stats and the end -------------------------------------------------- */

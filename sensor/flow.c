@@ -284,6 +284,8 @@ struct vigil_flow *vigil_flow_get(struct vigil_flow_table *t, const vigil_addr *
                                   uint16_t dport, uint8_t proto, int64_t now_us,
                                   int create)
 {
+    if (t->count == 0 && !create)
+        return NULL;            /* spares the bucket array a cache miss */
     struct flow_key k;
     make_key(&k, src, dst, sport, dport, proto);
     for (struct vigil_flow *f = *bucket_of(t, &k); f; f = f->hash_next) {

@@ -19,10 +19,9 @@
 #include "stats.h"
 #include "vigil/plugin.h"
 
-/* How libnids sees this flow (TCP over IPv4 only). */
+/* What libnids did with this flow's stream (TCP over IPv4 only). */
 enum vigil_flow_nids {
-    VIGIL_NIDS_NONE = 0,        /* no stream (yet): payload is uninspected */
-    VIGIL_NIDS_TRACKED,         /* handshake seen, bytes are reassembled */
+    VIGIL_NIDS_NONE = 0,
     VIGIL_NIDS_EVICTED,         /* dropped when the stream table was full */
     VIGIL_NIDS_ENDED,           /* closed or reset */
 };
@@ -36,7 +35,6 @@ struct vigil_flow {
     int64_t first_us, last_us;
     int64_t queued_us;          /* last_us when it joined the queue */
     uint64_t flow_id;
-    uint64_t packets, bytes;
     struct vigil_flow *hash_next;
     struct vigil_flow *q_prev, *q_next; /* age queue: newest at the head */
     void *slots[];              /* one per plugin */

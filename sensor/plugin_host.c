@@ -33,7 +33,7 @@ struct loaded_plugin {
 struct vigil_ctx {
     struct vigil_plugin_host *host;
     size_t index;
-    struct vigil_flow *flow;
+    int in_event;               /* a packet or stream callback: has a flow */
 };
 
 struct vigil_plugin_host {
@@ -45,7 +45,24 @@ struct vigil_plugin_host {
     int verbosity;
     int64_t now_us;
     vigil_host_api api;
+    /* The event being dispatched; its flow is looked up on first use only,
+     * so packets no plugin asks about cost no flow-table lookup. */
+    vigil_flow_resolver_fn resolver;
+    void *resolver_user;
+    const vigil_packet *cur_pkt;
+    const vigil_stream *cur_stream;
+    struct vigil_flow *cur_flow;
+    int cur_resolved;
 };
+
+static struct vigil_flow *current_flow(struct vigil_plugin_host *h)
+{
+    if (!h->cur_resolved && h->resolver) {
+        h->cur_flow = h->resolver(h->resolver_user, h->cur_pkt, h->cur_stream);
+        h->cur_resolved = 1;
+    }
+    return h->cur_flow;
+}
 
 /* ---- host services ---------------------------------------------------- */
 
@@ -100,7 +117,8 @@ static int api_emit_alert(vigil_ctx *ctx, const vigil_alert *in)
     if (a.ts_us == 0)
         a.ts_us = ctx->host->now_us;
     struct vigil_plugin_host *h = ctx->host;
-    h->sink(h->sink_user, h->plugins[ctx->index].name, ctx->index, &a, ctx->flow);
+    h->sink(h->sink_user, h->plugins[ctx->index].name, ctx->index, &a,
+            ctx->in_event ? current_flow(h) : NULL);
     return VIGIL_OK;
 }
 
@@ -132,18 +150,18 @@ static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def,
 
 static void *api_flow_state(vigil_ctx *ctx)
 {
-    if (ctx == NULL || ctx->flow == NULL)
-        return NULL;
-    return ctx->flow->slots[ctx->index];
+    struct vigil_flow *flow = ctx && ctx->in_event ? current_flow(ctx->host) : NULL;
+    return flow ? flow->slots[ctx->index] : NULL;
 }
 
 static int api_set_flow_state(vigil_ctx *ctx, void *state)
 {
-    if (ctx == NULL || ctx->flow == NULL)
+    struct vigil_flow *flow = ctx && ctx->in_event ? current_flow(ctx->host) : NULL;
+    if (flow == NULL)
         return VIGIL_ENOENT;
     struct loaded_plugin *p = &ctx->host->plugins[ctx->index];
-    void *old = ctx->flow->slots[ctx->index];
-    ctx->flow->slots[ctx->index] = state;
+    void *old = flow->slots[ctx->index];
+    flow->slots[ctx->index] = state;
     if (old != NULL && old != state && p->desc.flow_free)
         p->desc.flow_free(p->state, old);
     return VIGIL_OK;
@@ -326,7 +344,7 @@ int vigil_plugin_host_load_file(struct vigil_plugin_host *h, const char *path,
         goto fail;
     }
     if (p->desc.init) {
-        vigil_ctx ctx = { h, h->count, NULL };
+        vigil_ctx ctx = { h, h->count, 0 };
         int rc = p->desc.init(&ctx, &h->api, &p->state);
         if (rc != VIGIL_OK) {
             vigil_seterr(err, errlen, "%s: plugin '%s' failed to start (code %d)",
@@ -456,30 +474,47 @@ int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt,
-                              struct vigil_flow *flow)
+void vigil_plugin_host_set_resolver(struct vigil_plugin_host *h,
+                                    vigil_flow_resolver_fn fn, void *user)
 {
-    h->now_us = pkt->ts_us;
+    h->resolver = fn;
+    h->resolver_user = user;
+}
+
+static void begin_event(struct vigil_plugin_host *h, const vigil_packet *pkt,
+                        const vigil_stream *st, int64_t now_us)
+{
+    h->now_us = now_us;
+    h->cur_pkt = pkt;
+    h->cur_stream = st;
+    h->cur_flow = NULL;
+    h->cur_resolved = 0;
+}
+
+void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt)
+{
+    begin_event(h, pkt, NULL, pkt->ts_us);
     for (size_t i = 0; i < h->count; i++) {
         struct loaded_plugin *p = &h->plugins[i];
         if (p->desc.on_packet) {
-            vigil_ctx ctx = { h, i, flow };
+            vigil_ctx ctx = { h, i, 1 };
             p->desc.on_packet(p->state, &ctx, pkt);
         }
     }
+    begin_event(h, NULL, NULL, pkt->ts_us);
 }
 
-void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st,
-                              struct vigil_flow *flow)
+void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st)
 {
-    h->now_us = st->ts_us;
+    begin_event(h, NULL, st, st->ts_us);
     for (size_t i = 0; i < h->count; i++) {
         struct loaded_plugin *p = &h->plugins[i];
         if (p->desc.on_stream) {
-            vigil_ctx ctx = { h, i, flow };
+            vigil_ctx ctx = { h, i, 1 };
             p->desc.on_stream(p->state, &ctx, st);
         }
     }
+    begin_event(h, NULL, NULL, st->ts_us);
 }
 
 void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us)
@@ -488,7 +523,7 @@ void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us)
     for (size_t i = 0; i < h->count; i++) {
         struct loaded_plugin *p = &h->plugins[i];
         if (p->desc.on_tick) {
-            vigil_ctx ctx = { h, i, NULL };
+            vigil_ctx ctx = { h, i, 0 };
             p->desc.on_tick(p->state, &ctx, now_us);
         }
     }
@@ -499,7 +534,7 @@ void vigil_plugin_host_finish(struct vigil_plugin_host *h)
     for (size_t i = 0; i < h->count; i++) {
         struct loaded_plugin *p = &h->plugins[i];
         if (p->desc.on_finish) {
-            vigil_ctx ctx = { h, i, NULL };
+            vigil_ctx ctx = { h, i, 0 };
             p->desc.on_finish(p->state, &ctx);
         }
     }

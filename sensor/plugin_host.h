@@ -49,11 +49,19 @@ const char *vigil_plugin_host_path(const struct vigil_plugin_host *h, size_t i);
 /* Whether any loaded plugin wants stream events. */
 int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h);
 
-/* Dispatch; `flow` may be NULL. The host's clock is set to now_us first. */
-void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt,
-                              struct vigil_flow *flow);
-void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st,
-                              struct vigil_flow *flow);
+/*
+ * Finds (or creates) the flow of the packet or stream event being
+ * dispatched. Called at most once per event, and only when a plugin asks
+ * for its flow state or emits an alert: flows cost nothing otherwise.
+ */
+typedef struct vigil_flow *(*vigil_flow_resolver_fn)(void *user, const vigil_packet *pkt,
+                                                    const vigil_stream *st);
+void vigil_plugin_host_set_resolver(struct vigil_plugin_host *h,
+                                    vigil_flow_resolver_fn fn, void *user);
+
+/* Dispatch an event to every plugin; the host's clock follows it. */
+void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt);
+void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st);
 void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us);
 void vigil_plugin_host_finish(struct vigil_plugin_host *h);
 

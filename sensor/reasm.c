@@ -208,6 +208,21 @@ void vigil_reasm_feed(const vigil_packet *pkt)
     nids_pcap_handler(NULL, &h, data);
 }
 
+int vigil_reasm_tracks(const vigil_packet *pkt)
+{
+    if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4)
+        return 0;
+    struct tuple4 t;
+    t.source = pkt->sport;
+    t.dest = pkt->dport;
+    memcpy(&t.saddr, pkt->src.bytes, 4);
+    memcpy(&t.daddr, pkt->dst.bytes, 4);
+    if (nids_find_tcp_stream(&t))
+        return 1;
+    struct tuple4 r = { t.dest, t.source, t.daddr, t.saddr };   /* from the server */
+    return nids_find_tcp_stream(&r) != NULL;
+}
+
 void vigil_reasm_close(void)
 {
     if (!g_reasm.open)

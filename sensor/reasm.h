@@ -34,6 +34,9 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
  */
 void vigil_reasm_feed(const vigil_packet *pkt);
 
+/* Whether libnids holds a stream for this TCP packet's connection. */
+int vigil_reasm_tracks(const vigil_packet *pkt);
+
 /* The libnids version we were built with, e.g. "1.26". */
 const char *vigil_reasm_version(void);
 

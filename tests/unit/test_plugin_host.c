@@ -233,6 +233,16 @@ static void release(void *user, struct vigil_flow *flow)
     vigil_plugin_host_release_flow(user, flow);
 }
 
+static int g_resolved;
+
+static struct vigil_flow *resolve(void *user, const vigil_packet *p, const vigil_stream *st)
+{
+    (void)st;
+    g_resolved++;
+    return vigil_flow_get(user, &p->src, &p->dst, p->sport, p->dport, p->ip_proto,
+                          p->ts_us, 1);
+}
+
 static void test_dispatch_alerts_and_flow_state(void **state)
 {
     struct fixture *f = *state;
@@ -242,14 +252,18 @@ static void test_dispatch_alerts_and_flow_state(void **state)
     const int64_t timeouts[VIGIL_FLOWQ_COUNT] = { 1000000, 1000000, 1000000 };
     struct vigil_flow_table *t = vigil_flow_table_new(4, 1, timeouts, release, f->host, &st);
     assert_non_null(t);
+    vigil_plugin_host_set_resolver(f->host, resolve, t);
+    g_resolved = 0;
     for (uint16_t port = 31330; port < 31340; port++) {
         vigil_packet p = tcp_packet(40000, port);
+        vigil_plugin_host_packet(f->host, &p);
         struct vigil_flow *fl = vigil_flow_get(t, &p.src, &p.dst, p.sport, p.dport, 6,
-                                               p.ts_us, 1);
+                                               p.ts_us, 0);
         assert_non_null(fl);
-        vigil_plugin_host_packet(f->host, &p, fl);
         assert_non_null(fl->slots[0]);
     }
+    /* Looked up once per packet, however many times the plugin asked. */
+    assert_int_equal(g_resolved, 10);
     /* Ten flows through a table of four: six evicted, each slot freed once. */
     assert_int_equal(st.flows_evicted, 6);
     assert_int_equal(f->sink.alerts, 1);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrset.h"
+#include "alert_filter.h"
 #include "community_id.h"
 #include "config.h"
 #include "decode.h"
@@ -24,6 +26,8 @@ struct vigil_engine {
     struct vigil_config cfg;
     struct vigil_stats stats;
     struct vigil_plugin_host *plugins;
+    struct vigil_addrset home_net;
+    struct vigil_alert_filter *filter;
     struct vigil_flow_table *flows;
     struct vigil_eve *eve;
     uint64_t *alerts_by_plugin;
@@ -51,6 +55,8 @@ static void on_alert(void *user, const char *detector, size_t plugin_index,
                         : vigil_flow_id(&a->src, &a->dst, a->sport, a->dport,
                                         a->ip_proto, 0),
     };
+    if (!vigil_alert_filter_pass(e->filter, plugin_index, a, &e->stats))
+        return;
     e->stats.alerts++;
     e->alerts_by_plugin[plugin_index]++;
     if (vigil_eve_write_alert(e->eve, &ev) < 0)
@@ -125,6 +131,17 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
     return 0;
 }
 
+static int read_home_net(struct vigil_engine *e, char *err, size_t errlen)
+{
+    struct vigil_config_entry *c = vigil_config_find(&e->cfg, CORE_SECTION, "home_net");
+    char why[256];
+    if (c && vigil_addrset_parse(&e->home_net, c->value, why, sizeof why) < 0) {
+        vigil_seterr(err, errlen, "%s:%d: home_net: %s", c->file, c->line, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* A setting nobody read is a typo or a detector that is not loaded. */
 static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
 {
@@ -165,14 +182,23 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     int64_t n_streams, max_flows, timeouts[VIGIL_FLOWQ_COUNT];
     if (core_settings(e, &n_streams, &max_flows, timeouts, err, errlen) < 0)
         goto fail;
-    e->plugins = vigil_plugin_host_new(&e->cfg, on_alert, e, opt->verbosity);
-    if (e->plugins == NULL ||
-        (opt->plugin_dir &&
-         vigil_plugin_host_load_dir(e->plugins, opt->plugin_dir, err, errlen) < 0))
+    if (read_home_net(e, err, errlen) < 0)
         goto fail;
-    if (check_unused(e, err, errlen) < 0)
+    e->plugins = vigil_plugin_host_new(&e->cfg, on_alert, e, opt->verbosity);
+    if (e->plugins == NULL)
+        goto fail;
+    vigil_plugin_host_set_home_net(e->plugins, &e->home_net);
+    if (opt->plugin_dir &&
+        vigil_plugin_host_load_dir(e->plugins, opt->plugin_dir, err, errlen) < 0)
         goto fail;
     size_t nplugins = vigil_plugin_host_count(e->plugins);
+    const char *names[64];
+    for (size_t i = 0; i < nplugins && i < 64; i++)
+        names[i] = vigil_plugin_host_name(e->plugins, i);
+    e->filter = vigil_alert_filter_new(&e->cfg, names, nplugins < 64 ? nplugins : 64,
+                                       err, errlen);
+    if (e->filter == NULL || check_unused(e, err, errlen) < 0)
+        goto fail;
     e->alerts_by_plugin = calloc(nplugins + 1, sizeof *e->alerts_by_plugin);
     e->flows = vigil_flow_table_new((size_t)max_flows, nplugins, timeouts,
                                     on_flow_release, e, &e->stats);
@@ -414,6 +440,8 @@ void vigil_engine_free(struct vigil_engine *e)
         vigil_reasm_close();
     vigil_flow_table_free(e->flows);    /* releases plugin flow state first */
     vigil_plugin_host_free(e->plugins);
+    vigil_alert_filter_free(e->filter);
+    vigil_addrset_free(&e->home_net);
     if (e->eve)
         vigil_eve_close(e->eve);
     free(e->alerts_by_plugin);

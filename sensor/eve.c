@@ -521,7 +521,9 @@ static json_t *detect_json(const struct vigil_stats *st,
 {
     json_t *obj = json_object();
 
-    if (put(obj, "alerts", count(st->alerts))) {
+    if (put(obj, "alerts", count(st->alerts)) ||
+        put(obj, "suppressed", count(st->alerts_suppressed)) ||
+        put(obj, "deduplicated", count(st->alerts_deduplicated))) {
         json_decref(obj);
         obj = NULL;
     }

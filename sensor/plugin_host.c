@@ -9,12 +9,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "addrset.h"
 #include "log.h"
 #include "plugin_host.h"
 
 #define HOST_MAX_PLUGINS 64
 #define HOST_MAX_META 64
 #define PLUGIN_NAME_MAX 63
+#define PLUGIN_MAX_LISTS 16     /* address lists a plugin may look up */
+
+/* An address list from a plugin's settings, parsed on first use. */
+struct addr_list {
+    const char *key;            /* the config entry's own key string */
+    struct vigil_addrset set;
+    int bad;
+};
 
 /* The smallest descriptor a 1.x plugin can have: up to and including fini. */
 #define PLUGIN_MIN_SIZE offsetof(vigil_plugin, on_packet)
@@ -28,6 +37,8 @@ struct loaded_plugin {
     void *dl;
     void *state;
     int initialised;
+    struct addr_list lists[PLUGIN_MAX_LISTS];
+    size_t nlists;
 };
 
 struct vigil_ctx {
@@ -47,6 +58,7 @@ struct vigil_plugin_host {
     vigil_host_api api;
     /* The event being dispatched; its flow is looked up on first use only,
      * so packets no plugin asks about cost no flow-table lookup. */
+    const struct vigil_addrset *home_net;
     vigil_flow_resolver_fn resolver;
     void *resolver_user;
     const vigil_packet *cur_pkt;
@@ -172,6 +184,44 @@ static int64_t api_now_us(vigil_ctx *ctx)
     return ctx ? ctx->host->now_us : 0;
 }
 
+static int api_in_home_net(vigil_ctx *ctx, const vigil_addr *a)
+{
+    if (ctx == NULL || a == NULL || ctx->host->home_net == NULL)
+        return 0;
+    return vigil_addrset_contains(ctx->host->home_net, a);
+}
+
+static struct addr_list *find_list(struct loaded_plugin *p, struct vigil_config *cfg,
+                                   const char *key)
+{
+    for (size_t i = 0; i < p->nlists; i++)
+        if (strcmp(p->lists[i].key, key) == 0)
+            return &p->lists[i];
+    struct vigil_config_entry *e = vigil_config_find(cfg, p->name, key);
+    if (e == NULL || p->nlists >= PLUGIN_MAX_LISTS)
+        return NULL;
+    struct addr_list *l = &p->lists[p->nlists++];
+    l->key = e->key;
+    char why[256];
+    if (vigil_addrset_parse(&l->set, e->value, why, sizeof why) < 0) {
+        vigil_err("%s:%d: %s: %s", e->file, e->line, key, why);
+        l->bad = 1;
+    }
+    return l;
+}
+
+static int api_config_addr_match(vigil_ctx *ctx, const char *key, const vigil_addr *a)
+{
+    if (ctx == NULL || key == NULL || a == NULL)
+        return VIGIL_EINVAL;
+    struct addr_list *l = find_list(&ctx->host->plugins[ctx->index], ctx->host->cfg, key);
+    if (l == NULL)
+        return VIGIL_ENOENT;
+    if (l->bad)
+        return VIGIL_EINVAL;
+    return vigil_addrset_contains(&l->set, a);
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 struct vigil_plugin_host *vigil_plugin_host_new(struct vigil_config *cfg,
@@ -196,12 +246,16 @@ struct vigil_plugin_host *vigil_plugin_host_new(struct vigil_config *cfg,
         .flow_state = api_flow_state,
         .set_flow_state = api_set_flow_state,
         .now_us = api_now_us,
+        .in_home_net = api_in_home_net,
+        .config_addr_match = api_config_addr_match,
     };
     return h;
 }
 
 static void unload(struct loaded_plugin *p)
 {
+    for (size_t i = 0; i < p->nlists; i++)
+        vigil_addrset_free(&p->lists[i].set);
     if (p->initialised && p->desc.fini)
         p->desc.fini(p->state);
     if (p->dl)
@@ -473,6 +527,12 @@ int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h)
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
+
+void vigil_plugin_host_set_home_net(struct vigil_plugin_host *h,
+                                    const struct vigil_addrset *home_net)
+{
+    h->home_net = home_net;
+}
 
 void vigil_plugin_host_set_resolver(struct vigil_plugin_host *h,
                                     vigil_flow_resolver_fn fn, void *user)

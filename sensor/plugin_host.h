@@ -49,6 +49,12 @@ const char *vigil_plugin_host_path(const struct vigil_plugin_host *h, size_t i);
 /* Whether any loaded plugin wants stream events. */
 int vigil_plugin_host_wants_streams(const struct vigil_plugin_host *h);
 
+struct vigil_addrset;
+/* The home networks in_home_net() answers from (owned by the caller). Set
+ * before loading plugins, so their init can use it. */
+void vigil_plugin_host_set_home_net(struct vigil_plugin_host *h,
+                                    const struct vigil_addrset *home_net);
+
 /*
  * Finds (or creates) the flow of the packet or stream event being
  * dispatched. Called at most once per event, and only when a plugin asks

@@ -71,7 +71,9 @@ struct vigil_stats {
     uint64_t flows_evicted;     /* table at its cap: least recently seen */
     uint64_t flows_active;
 
-    uint64_t alerts;
+    uint64_t alerts;            /* written */
+    uint64_t alerts_suppressed; /* matched an allow list */
+    uint64_t alerts_deduplicated; /* repeated within the dedup window */
     uint64_t kernel_received;   /* pcap_stats, live mode */
     uint64_t kernel_dropped;
     uint64_t iface_dropped;

@@ -232,6 +232,19 @@ typedef struct vigil_host_api {
 
     /* Current time: the timestamp of the packet being processed. */
     int64_t (*now_us)(vigil_ctx *ctx);
+
+    /* 1 when a is inside the sensor's home networks ([vigil] home_net). */
+    int (*in_home_net)(vigil_ctx *ctx, const vigil_addr *a);
+
+    /*
+     * Whether a matches the list of networks under `key` in this plugin's
+     * section (e.g. "resolvers = 198.18.0.53, 2001:db8::53"): 1 or 0;
+     * VIGIL_ENOENT when the key is absent; VIGIL_EINVAL, after the host has
+     * named file and line, when the list is malformed. Parsed once. Call
+     * it from init for each key you use (any address will do), so a bad
+     * list refuses the plugin at start and the key counts as known.
+     */
+    int (*config_addr_match)(vigil_ctx *ctx, const char *key, const vigil_addr *a);
 } vigil_host_api;
 
 /*

@@ -17,7 +17,9 @@ static int good_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
     if (s == NULL)
         return VIGIL_ENOMEM;
     s->host = host;
-    if (host->config_int(ctx, "threshold", 1, 1, 100, &s->threshold) != VIGIL_OK) {
+    static const vigil_addr any = { 4, { 0 } };
+    if (host->config_int(ctx, "threshold", 1, 1, 100, &s->threshold) != VIGIL_OK ||
+        host->config_addr_match(ctx, "watch", &any) == VIGIL_EINVAL) {
         free(s);
         return VIGIL_EINVAL;
     }
@@ -42,7 +44,11 @@ static void good_packet(void *state, vigil_ctx *ctx, const vigil_packet *pkt)
     }
     if (pkt->ip_proto != 6 || pkt->dport != 31337)
         return;
-    vigil_meta meta[] = { { "evidence", "port 31337" }, { "evidence", "test" } };
+    int home = s->host->in_home_net(ctx, &pkt->src);
+    int watched = s->host->config_addr_match(ctx, "watch", &pkt->src);
+    vigil_meta meta[] = { { "evidence", "port 31337" }, { "evidence", "test" },
+                          { "home", home ? "yes" : "no" },
+                          { "watched", watched == 1 ? "yes" : watched == 0 ? "no" : "unset" } };
     vigil_alert a;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
@@ -58,7 +64,7 @@ static void good_packet(void *state, vigil_ctx *ctx, const vigil_packet *pkt)
     a.dport = pkt->dport;
     a.ip_proto = pkt->ip_proto;
     a.meta = meta;
-    a.meta_count = 2;
+    a.meta_count = 4;
     s->host->emit_alert(ctx, &a);
 }
 

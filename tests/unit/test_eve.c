@@ -474,7 +474,7 @@ static void test_stats_layout(void **state)
         "uninspected_bytes", NULL,
     };
     static const char *const flows[] = {"created", "expired", "evicted", "active", NULL};
-    static const char *const detect[] = {"alerts", "by_detector", NULL};
+    static const char *const detect[] = {"alerts", "suppressed", "deduplicated", "by_detector", NULL};
     static const char *const uninspected[] = {"midstream", "ipv6", "table_full", "snaplen_cut", NULL};
     static const struct vigil_detector_count det[] = {
         {"portscan", 3}, {"dns_tunnel", 0}, {"portscan", 2},

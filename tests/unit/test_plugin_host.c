@@ -11,12 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addrset.h"
 #include "config.h"
 #include "flow.h"
 #include "plugin_host.h"
 
 struct sink {
     int alerts;
+    char home[8], watched[8];
     char last_detector[64];
     vigil_alert last;
     char last_meta_key[32];
@@ -35,6 +37,12 @@ static void sink_fn(void *user, const char *detector, size_t idx, const vigil_al
     s->last_meta_count = a->meta_count;
     if (a->meta_count > 0)
         snprintf(s->last_meta_key, sizeof s->last_meta_key, "%s", a->meta[0].key);
+    for (size_t i = 0; i < a->meta_count; i++) {
+        if (strcmp(a->meta[i].key, "home") == 0)
+            snprintf(s->home, sizeof s->home, "%s", a->meta[i].value);
+        if (strcmp(a->meta[i].key, "watched") == 0)
+            snprintf(s->watched, sizeof s->watched, "%s", a->meta[i].value);
+    }
 }
 
 static const char *build_dir(void)
@@ -273,10 +281,43 @@ static void test_dispatch_alerts_and_flow_state(void **state)
     assert_int_equal(f->sink.last.rev, 1);
     assert_int_equal(f->sink.last.dport, 31337);
     assert_int_equal(f->sink.last.ts_us, 1700000000000000LL); /* 0 becomes now */
-    assert_int_equal(f->sink.last_meta_count, 2);
+    assert_int_equal(f->sink.last_meta_count, 4);
+    assert_string_equal(f->sink.home, "no");        /* no home_net set */
+    assert_string_equal(f->sink.watched, "unset");
     assert_string_equal(f->sink.last_meta_key, "evidence");
     vigil_flow_table_free(t);   /* the remaining four slots are freed here */
     assert_int_equal(st.flows_active, 0);
+}
+
+static void test_home_net_and_address_lists(void **state)
+{
+    struct fixture *f = *state;
+    const char *text = "[good]\nwatch = 198.18.0.0/24\n";
+    assert_int_equal(vigil_config_parse(&f->cfg, "t.conf", text, strlen(text), f->err,
+                                        sizeof f->err), 0);
+    struct vigil_addrset home;
+    assert_int_equal(vigil_addrset_parse(&home, "198.18.0.0/16", f->err, sizeof f->err), 0);
+    vigil_plugin_host_set_home_net(f->host, &home);
+    assert_int_equal(load(f, "good"), 0);
+    assert_int_equal(vigil_config_find(&f->cfg, "good", "watch")->used, 1);
+    vigil_packet p = tcp_packet(40000, 31337);
+    vigil_plugin_host_packet(f->host, &p);
+    assert_int_equal(f->sink.alerts, 1);
+    assert_string_equal(f->sink.home, "yes");
+    assert_string_equal(f->sink.watched, "yes");
+    vigil_plugin_host_free(f->host);    /* before home goes away */
+    f->host = vigil_plugin_host_new(&f->cfg, sink_fn, &f->sink, 0);
+    vigil_addrset_free(&home);
+}
+
+static void test_bad_address_list_refuses_plugin(void **state)
+{
+    struct fixture *f = *state;
+    const char *text = "[good]\nwatch = 198.18.0.0/99\n";
+    assert_int_equal(vigil_config_parse(&f->cfg, "t.conf", text, strlen(text), f->err,
+                                        sizeof f->err), 0);
+    assert_int_equal(load(f, "good"), -1);
+    assert_non_null(strstr(f->err, "failed to start"));
 }
 
 int main(void)
@@ -291,6 +332,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_world_writable_dir_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_error_refuses_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_home_net_and_address_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_address_list_refuses_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_alerts_and_flow_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) != 0;

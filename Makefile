@@ -53,7 +53,7 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: vigil all deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: vigil all eval deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -174,12 +174,20 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)
 	@sh tools/demo.sh
 
+# Score every detector against the shared corpus's ground truth.
+eval: all
+	@python3 tools/eval.py $(BUILD)/vigil $${VIGIL_SHARED:-../shared}
+
 bench: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)
 	@sh tools/bench.sh
 
-pcaps: $(BUILD)/tools/gen_pcaps
+# Every capture in pcaps/ comes from a generator: gen_pcaps and any
+# tools/pcapgen_*.c (one per detector that needs captures of its own).
+PCAP_GENERATORS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/pcapgen_*.c))
+pcaps: $(BUILD)/tools/gen_pcaps $(PCAP_GENERATORS)
 	$(BUILD)/tools/gen_pcaps pcaps
+	@for g in $(PCAP_GENERATORS); do echo "$$g pcaps"; $$g pcaps || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(RULESDIR) \

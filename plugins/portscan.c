@@ -85,7 +85,7 @@ static const struct knob knobs[] = {
     KNOB("max_sources", 65536, 16, 16777216, 1, max_sources),
     KNOB("max_trackers_per_source", 64, 2, 4096, 1, max_trackers_per_source),
     KNOB("max_items_per_tracker", 1024, 16, 65536, 1, max_items_per_tracker),
-    KNOB("memcap_mb", 64, 1, 65536, 1024 * 1024, memcap_bytes),
+    KNOB("memcap_mb", 32, 1, 65536, 1024 * 1024, memcap_bytes),
 };
 
 /* ---- vocabulary ------------------------------------------------------- */
@@ -164,10 +164,19 @@ struct item {
     int64_t first_us, last_us;
 };
 
-/* Open addressing, linear probing, load at most 1/2. */
+/*
+ * Open addressing, linear probing. `cap` is the logical capacity: at most
+ * half of it is used, and it alone decides when the set grows and when a
+ * full set is pruned, which is visible in results (an expired item that is
+ * probed again before it is pruned lives on). The physical storage is
+ * smaller for small sets, which are most of them: one item lives inside
+ * the tracker, up to three in four slots; from logical capacity 16 on,
+ * physical and logical agree.
+ */
 struct item_set {
-    struct item *slots;
+    struct item *slots;         /* the tracker's `one`, or the heap */
     uint32_t cap, count;
+    uint32_t nslots;            /* physical slots */
 };
 
 struct source;
@@ -175,24 +184,29 @@ struct source;
 struct tracker {
     uint8_t kind, klass;        /* key: enum tracker_kind, enum probe_class */
     uint16_t port;              /* key (sweep) */
-    vigil_addr host;            /* key (vertical): the target */
+    uint16_t slot;              /* index in owner->trackers: creation order */
+    uint8_t armed, watched, has_alerted;
+    uint8_t period_started;     /* probed since the last alert */
+    uint32_t hash;              /* of the key, for the tracker index */
+    /* Vertical: the target host (key). Sweep: first host since the last alert. */
+    vigil_addr target;
     struct source *owner;
+    struct tracker *hash_next;  /* chain in the plugin-wide tracker index */
+    struct tracker *watch_prev, *watch_next;
     struct item_set items;
     int64_t last_probe_us;
     int64_t last_alert_us;      /* items up to this time were reported */
     int64_t armed_us;           /* when the rules first held, if armed */
-    uint64_t probes;            /* probe packets since the last alert */
-    vigil_addr first_target;    /* sweep: first host since the last alert */
-    uint8_t armed, watched, has_alerted;
-    struct tracker *watch_prev, *watch_next;
+    struct item one;            /* storage of a one-item set */
 };
 
 struct source {
     vigil_addr addr;
+    uint16_t vclasses;          /* probe classes it may have vertical trackers for */
     struct source *hash_next;
     struct source *lru_prev, *lru_next; /* most recently seen at the head */
     int64_t last_seen_us;
-    struct tracker **trackers;  /* grows by doubling up to the cap */
+    struct tracker **trackers;  /* in creation order; grows by doubling up to the cap */
     uint32_t ntrackers, cap_trackers;
 };
 
@@ -216,6 +230,9 @@ struct portscan {
     struct source **buckets;
     uint32_t bucket_mask;
     uint32_t nsources;
+    /* Every tracker, keyed by (source, kind, class, port or host). */
+    struct tracker **tbuckets;
+    uint32_t tbucket_mask, ntrackers;
     struct source *lru_head, *lru_tail;
     struct tracker *watch_head, *watch_tail; /* in order of interest */
     size_t mem_bytes;
@@ -266,6 +283,17 @@ static vigil_addr addr_norm(const vigil_addr *a)
 static int addr_eq(const vigil_addr *a, const vigil_addr *b)
 {
     return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
+}
+
+/* Equality of two normalised addresses (addr_norm): plain word compares. */
+static int addr_same(const vigil_addr *a, const vigil_addr *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a->bytes, 8);
+    memcpy(&a1, a->bytes + 8, 8);
+    memcpy(&b0, b->bytes, 8);
+    memcpy(&b1, b->bytes + 8, 8);
+    return a->family == b->family && a0 == b0 && a1 == b1;
 }
 
 static int addr_is_zero(const vigil_addr *a)
@@ -328,52 +356,84 @@ static void ps_free(struct portscan *ps, void *p, size_t n)
 
 /* ---- item sets -------------------------------------------------------------- */
 
-static uint32_t slot_of(uint32_t key, uint32_t cap)
+#define SMALL_CAP 8u            /* logical capacity held in SMALL_SLOTS */
+#define SMALL_SLOTS 4u
+
+static uint32_t slot_of(uint32_t key, uint32_t nslots)
 {
     uint32_t h = key * 0x9E3779B1u;
-    return (h ^ (h >> 16)) & (cap - 1);
+    return (h ^ (h >> 16)) & (nslots - 1);
 }
 
+/* Physical slots for `count` items in a set of logical capacity `cap`. */
+static uint32_t slots_for(uint32_t cap, uint32_t count)
+{
+    if (cap > SMALL_CAP)
+        return cap;
+    return count <= 1 ? 1 : SMALL_SLOTS;
+}
+
+/* Probing stops at an empty slot or after every slot (a full inline slot). */
 static struct item *set_find(const struct item_set *s, uint32_t key)
 {
-    if (s->cap == 0)
-        return NULL;
-    for (uint32_t i = slot_of(key, s->cap);; i = (i + 1) & (s->cap - 1)) {
+    uint32_t mask = s->nslots - 1;
+    uint32_t i = s->nslots ? slot_of(key, s->nslots) : 0;
+    for (uint32_t n = 0; n < s->nslots; n++, i = (i + 1) & mask) {
         struct item *it = &s->slots[i];
         if (!it->used)
             return NULL;
         if (it->key == key)
             return it;
     }
+    return NULL;
 }
 
-/* Insert an item known to be absent into a set with room. */
+/* Insert an item known to be absent into a set with a free slot. */
 static struct item *set_place(struct item_set *s, const struct item *src)
 {
-    uint32_t i = slot_of(src->key, s->cap);
+    uint32_t i = slot_of(src->key, s->nslots);
     while (s->slots[i].used)
-        i = (i + 1) & (s->cap - 1);
+        i = (i + 1) & (s->nslots - 1);
     s->slots[i] = *src;
     s->slots[i].used = 1;
     s->count++;
     return &s->slots[i];
 }
 
-/* Rebuild with `cap` slots keeping the items `keep` accepts. */
+static void set_release(struct portscan *ps, struct tracker *tr)
+{
+    if (tr->items.slots != &tr->one)
+        ps_free(ps, tr->items.slots, (size_t)tr->items.nslots * sizeof(struct item));
+}
+
+/* Rebuild with logical capacity `cap`, keeping the items `keep` accepts and
+ * leaving physical room for `room` more. */
 typedef int (*keep_fn)(const struct portscan *ps, const struct tracker *tr,
                        const struct item *it);
 
-static int set_rebuild(struct portscan *ps, struct tracker *tr, uint32_t cap, keep_fn keep)
+static int set_rebuild(struct portscan *ps, struct tracker *tr, uint32_t cap, keep_fn keep,
+                       uint32_t room)
 {
-    struct item_set fresh = { ps_alloc(ps, (size_t)cap * sizeof(struct item)), cap, 0 };
-    if (fresh.slots == NULL)
+    const struct item_set *old = &tr->items;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < old->nslots; i++)
+        if (old->slots[i].used && (keep == NULL || keep(ps, tr, &old->slots[i])))
+            kept++;
+    uint32_t n = slots_for(cap, kept + room);
+    struct item spare;          /* an inline set is built here, then moved in */
+    memset(&spare, 0, sizeof spare);
+    struct item_set fresh = { &spare, cap, 0, n };
+    if (n > 1 && (fresh.slots = ps_alloc(ps, (size_t)n * sizeof(struct item))) == NULL)
         return -1;
-    struct item_set *old = &tr->items;
-    for (uint32_t i = 0; i < old->cap; i++)
+    for (uint32_t i = 0; i < old->nslots; i++)
         if (old->slots[i].used && (keep == NULL || keep(ps, tr, &old->slots[i])))
             set_place(&fresh, &old->slots[i]);
-    ps_free(ps, old->slots, (size_t)old->cap * sizeof(struct item));
-    *old = fresh;
+    set_release(ps, tr);
+    if (n == 1) {
+        tr->one = spare;
+        fresh.slots = &tr->one;
+    }
+    tr->items = fresh;
     return 0;
 }
 
@@ -390,7 +450,7 @@ static int item_retained(const struct portscan *ps, const struct tracker *tr,
 
 static uint32_t set_cap_for(uint32_t count)
 {
-    uint32_t cap = 8;
+    uint32_t cap = SMALL_CAP;
     while (cap < count * 2 + 2)
         cap *= 2;
     return cap;
@@ -400,7 +460,7 @@ static uint32_t set_cap_for(uint32_t count)
 static void set_prune(struct portscan *ps, struct tracker *tr)
 {
     uint32_t kept = 0;
-    for (uint32_t i = 0; i < tr->items.cap; i++)
+    for (uint32_t i = 0; i < tr->items.nslots; i++)
         if (tr->items.slots[i].used && item_retained(ps, tr, &tr->items.slots[i]))
             kept++;
     if (kept == tr->items.count)
@@ -408,7 +468,7 @@ static void set_prune(struct portscan *ps, struct tracker *tr)
     uint32_t cap = set_cap_for(kept);
     if (cap > tr->items.cap)
         cap = tr->items.cap;
-    (void)set_rebuild(ps, tr, cap, item_retained);
+    (void)set_rebuild(ps, tr, cap, item_retained, 0);
 }
 
 /* ---- watch list: trackers that may alert, in order of interest ------------- */
@@ -469,7 +529,7 @@ static struct tally tally_tracker(const struct portscan *ps, const struct tracke
     struct tally t;
     memset(&t, 0, sizeof t);
     int64_t fast_since = ps->now_us - ps->cfg.window_us;
-    for (uint32_t i = 0; i < tr->items.cap; i++) {
+    for (uint32_t i = 0; i < tr->items.nslots; i++) {
         const struct item *it = &tr->items.slots[i];
         if (!it->used || (tr->has_alerted && it->last_us <= tr->last_alert_us))
             continue;
@@ -578,7 +638,7 @@ static void format_time(char *buf, size_t len, int64_t us)
 static size_t pick_sample(const struct tracker *tr, const struct item **out)
 {
     size_t n = 0;
-    for (uint32_t i = 0; i < tr->items.cap; i++) {
+    for (uint32_t i = 0; i < tr->items.nslots; i++) {
         const struct item *it = &tr->items.slots[i];
         if (!it->used || (tr->has_alerted && it->last_us <= tr->last_alert_us))
             continue;
@@ -665,7 +725,7 @@ static size_t fill_meta(const struct portscan *ps, const struct tracker *tr,
              t->none + t->young);
     x->sample[0] = '\0';
     /* Sweep items of IPv6 hosts are hashes: nothing printable. */
-    if (tr->kind == TK_VERTICAL || tr->first_target.family != 6)
+    if (tr->kind == TK_VERTICAL || tr->target.family != 6)
         format_sample(tr, x->sample, sizeof x->sample);
     size_t n = 0;
     int vertical = tr->kind == TK_VERTICAL;
@@ -691,7 +751,7 @@ static void emit(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr,
 {
     const struct technique *te = &techniques[technique_of(tr, t)];
     int vertical = tr->kind == TK_VERTICAL;
-    const vigil_addr *target = vertical ? &tr->host : &tr->first_target;
+    const vigil_addr *target = &tr->target;
     struct alert_text x;
     vigil_meta meta[META_MAX];
     size_t nmeta = fill_meta(ps, tr, t, rule, &x, meta);
@@ -754,16 +814,95 @@ static void evaluate(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr, in
     tr->armed = 0;
     tr->has_alerted = 1;
     tr->last_alert_us = ps->now_us;
-    tr->probes = 0;
+    tr->period_started = 0;
     unwatch(ps, tr);
 }
 
 /* ---- trackers ------------------------------------------------------------- */
 
+/*
+ * The tracker index: one chained hash table for all trackers, so a probe or
+ * an answer finds its trackers in constant time however many a source has.
+ * Vertical trackers are keyed by target host, sweep trackers by port.
+ */
+static uint32_t tracker_hash(const struct portscan *ps, const struct source *owner,
+                             uint8_t kind, uint8_t klass, uint16_t port, const vigil_addr *host)
+{
+    uint64_t h = ps->hash_key ^ (uint64_t)(uintptr_t)owner;
+    h = mix64(h ^ ((uint64_t)kind << 24 | (uint64_t)klass << 16 | port));
+    if (kind == TK_VERTICAL) {
+        uint64_t w0, w1;
+        memcpy(&w0, host->bytes, 8);
+        memcpy(&w1, host->bytes + 8, 8);
+        h = mix64(h ^ w0 ^ host->family);
+        h = mix64(h ^ w1);
+    }
+    return (uint32_t)(h >> 32);
+}
+
+/* `host` is normalised; sweep trackers ignore it. */
+static struct tracker *tracker_find(const struct portscan *ps, const struct source *s,
+                                    uint8_t kind, uint8_t klass, uint16_t port,
+                                    const vigil_addr *host)
+{
+    uint32_t h = tracker_hash(ps, s, kind, klass, port, host);
+    for (struct tracker *tr = ps->tbuckets[h & ps->tbucket_mask]; tr; tr = tr->hash_next)
+        if (tr->hash == h && tr->owner == s && tr->kind == kind && tr->klass == klass &&
+            (kind == TK_SWEEP ? tr->port == port : addr_same(&tr->target, host)))
+            return tr;
+    return NULL;
+}
+
+static void index_insert(struct portscan *ps, struct tracker *tr)
+{
+    struct tracker **b = &ps->tbuckets[tr->hash & ps->tbucket_mask];
+    tr->hash_next = *b;
+    *b = tr;
+    ps->ntrackers++;
+}
+
+static void index_remove(struct portscan *ps, struct tracker *tr)
+{
+    struct tracker **pp = &ps->tbuckets[tr->hash & ps->tbucket_mask];
+    while (*pp != tr)
+        pp = &(*pp)->hash_next;
+    *pp = tr->hash_next;
+    ps->ntrackers--;
+}
+
+static int ensure_memory(struct portscan *ps, vigil_ctx *ctx, size_t need,
+                         const struct source *pinned);
+
+/* Double the index when more than half full (short chains); optional. */
+static void index_grow(struct portscan *ps, vigil_ctx *ctx, const struct source *pinned)
+{
+    uint32_t n = ps->tbucket_mask + 1;
+    if (ps->ntrackers <= n / 2 || n >= (1u << 30))
+        return;
+    size_t bytes = (size_t)n * 2 * sizeof *ps->tbuckets;
+    if (!ensure_memory(ps, ctx, bytes, pinned))
+        return;
+    struct tracker **fresh = ps_alloc(ps, bytes);
+    if (fresh == NULL)
+        return;
+    uint32_t mask = n * 2 - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        for (struct tracker *tr = ps->tbuckets[i], *next; tr; tr = next) {
+            next = tr->hash_next;
+            tr->hash_next = fresh[tr->hash & mask];
+            fresh[tr->hash & mask] = tr;
+        }
+    }
+    ps_free(ps, ps->tbuckets, (size_t)n * sizeof *ps->tbuckets);
+    ps->tbuckets = fresh;
+    ps->tbucket_mask = mask;
+}
+
 static void tracker_free(struct portscan *ps, struct tracker *tr)
 {
     unwatch(ps, tr);
-    ps_free(ps, tr->items.slots, (size_t)tr->items.cap * sizeof(struct item));
+    index_remove(ps, tr);
+    set_release(ps, tr);
     ps_free(ps, tr, sizeof *tr);
 }
 
@@ -773,23 +912,6 @@ static void tracker_retire(struct portscan *ps, vigil_ctx *ctx, struct tracker *
     if (tr->watched)
         evaluate(ps, ctx, tr, 1);
     tracker_free(ps, tr);
-}
-
-static int tracker_matches(const struct tracker *tr, uint8_t kind, uint8_t klass,
-                           uint16_t port, const vigil_addr *host)
-{
-    if (tr->kind != kind || tr->klass != klass)
-        return 0;
-    return kind == TK_SWEEP ? tr->port == port : addr_eq(&tr->host, host);
-}
-
-static struct tracker *tracker_find(struct source *s, uint8_t kind, uint8_t klass,
-                                    uint16_t port, const vigil_addr *host)
-{
-    for (uint32_t i = 0; i < s->ntrackers; i++)
-        if (tracker_matches(s->trackers[i], kind, klass, port, host))
-            return s->trackers[i];
-    return NULL;
 }
 
 /* Make room in a full source: the tracker probed least recently goes. */
@@ -803,12 +925,11 @@ static void evict_oldest_tracker(struct portscan *ps, vigil_ctx *ctx, struct sou
     memmove(&s->trackers[oldest], &s->trackers[oldest + 1],
             (s->ntrackers - oldest - 1) * sizeof *s->trackers);
     s->ntrackers--;
+    for (uint32_t i = oldest; i < s->ntrackers; i++)
+        s->trackers[i]->slot = (uint16_t)i;
     ps->stats.trackers_evicted++;
     tracker_retire(ps, ctx, victim);
 }
-
-static int ensure_memory(struct portscan *ps, vigil_ctx *ctx, size_t need,
-                         const struct source *pinned);
 
 /* Room for one more tracker pointer in a source. */
 static int grow_trackers(struct portscan *ps, vigil_ctx *ctx, struct source *s)
@@ -829,11 +950,12 @@ static int grow_trackers(struct portscan *ps, vigil_ctx *ctx, struct source *s)
     return 1;
 }
 
+/* `host` is normalised. */
 static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct source *s,
                                    uint8_t kind, uint8_t klass, uint16_t port,
                                    const vigil_addr *host)
 {
-    struct tracker *tr = tracker_find(s, kind, klass, port, host);
+    struct tracker *tr = tracker_find(ps, s, kind, klass, port, host);
     if (tr)
         return tr;
     if (s->ntrackers >= (uint32_t)ps->cfg.max_trackers_per_source)
@@ -846,9 +968,16 @@ static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct s
     tr->kind = kind;
     tr->klass = klass;
     tr->port = port;
-    tr->host = addr_norm(host);
+    if (kind == TK_VERTICAL) {
+        tr->target = *host;
+        s->vclasses |= (uint16_t)(1u << klass);
+    }
     tr->owner = s;
+    tr->hash = tracker_hash(ps, s, kind, klass, port, host);
+    tr->slot = (uint16_t)s->ntrackers;
     s->trackers[s->ntrackers++] = tr;
+    index_insert(ps, tr);
+    index_grow(ps, ctx, s);
     return tr;
 }
 
@@ -863,7 +992,7 @@ static struct source *source_find(struct portscan *ps, const vigil_addr *a)
 {
     vigil_addr n = addr_norm(a);
     for (struct source *s = *bucket_of(ps, &n); s; s = s->hash_next)
-        if (addr_eq(&s->addr, &n))
+        if (addr_same(&s->addr, &n))
             return s;
     return NULL;
 }
@@ -892,6 +1021,7 @@ static void lru_push_head(struct portscan *ps, struct source *s)
 }
 
 #define INITIAL_TRACKERS 2u      /* a vertical and a sweep tracker */
+#define TRACKER_BUCKETS 1024u    /* first size of the tracker index */
 
 static size_t source_bytes(void)
 {
@@ -990,22 +1120,33 @@ static void expire_sources(struct portscan *ps, vigil_ctx *ctx)
 
 /* ---- recording probes and answers ---------------------------------------- */
 
-/* Grow a full set (after pruning) unless the caps say no. */
+/*
+ * Room for a new item: grow a logically full set (after pruning) unless the
+ * caps say no, then make sure a physical slot is free.
+ */
 static int make_room(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr)
 {
-    if ((tr->items.count + 1) * 2 <= tr->items.cap)
-        return 1;
-    set_prune(ps, tr);
-    if ((tr->items.count + 1) * 2 <= tr->items.cap)
-        return 1;
-    if (tr->items.count >= (uint32_t)ps->cfg.max_items_per_tracker) {
-        ps->stats.item_cap_hits++;
-        return 0;
+    struct item_set *set = &tr->items;
+    if ((set->count + 1) * 2 > set->cap) {
+        set_prune(ps, tr);
+        if ((set->count + 1) * 2 > set->cap) {
+            if (set->count >= (uint32_t)ps->cfg.max_items_per_tracker) {
+                ps->stats.item_cap_hits++;
+                return 0;
+            }
+            uint32_t cap = set->cap ? set->cap * 2 : SMALL_CAP;
+            size_t bytes = (size_t)slots_for(cap, set->count + 1) * sizeof(struct item);
+            if (!ensure_memory(ps, ctx, bytes, tr->owner))
+                return 0;
+            return set_rebuild(ps, tr, cap, NULL, 1) == 0;
+        }
     }
-    uint32_t cap = tr->items.cap ? tr->items.cap * 2 : 8;
-    if (!ensure_memory(ps, ctx, (size_t)cap * sizeof(struct item), tr->owner))
+    if (set->count < set->nslots)
+        return 1;
+    size_t bytes = (size_t)slots_for(set->cap, set->count + 1) * sizeof(struct item);
+    if (!ensure_memory(ps, ctx, bytes, tr->owner))
         return 0;
-    return set_rebuild(ps, tr, cap, NULL) == 0;
+    return set_rebuild(ps, tr, set->cap, NULL, 1) == 0;
 }
 
 static void tracker_probe(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr,
@@ -1021,8 +1162,10 @@ static void tracker_probe(struct portscan *ps, vigil_ctx *ctx, struct tracker *t
     it->last_us = ps->now_us;
     if (it->probes < UINT16_MAX)
         it->probes++;
-    if (tr->probes++ == 0)
-        tr->first_target = addr_norm(target);
+    if (!tr->period_started) {
+        tr->period_started = 1;
+        tr->target = *target;
+    }
     tr->last_probe_us = ps->now_us;
     watch(ps, tr);
 }
@@ -1043,17 +1186,17 @@ static void record_probe(struct portscan *ps, vigil_ctx *ctx, const vigil_addr *
     if (s == NULL)
         return;
     ps->stats.probes++;
+    vigil_addr target = addr_norm(dst);
     uint8_t group = sweep_group(klass);
     int portless = group == PC_ICMP || group == PC_ARP;
     if (!portless) {
-        struct tracker *v = tracker_get(ps, ctx, s, TK_VERTICAL, klass, 0, dst);
+        struct tracker *v = tracker_get(ps, ctx, s, TK_VERTICAL, klass, 0, &target);
         if (v)
-            tracker_probe(ps, ctx, v, dport, dst);
+            tracker_probe(ps, ctx, v, dport, &target);
     }
-    static const vigil_addr none;
-    struct tracker *w = tracker_get(ps, ctx, s, TK_SWEEP, group, portless ? 0 : dport, &none);
+    struct tracker *w = tracker_get(ps, ctx, s, TK_SWEEP, group, portless ? 0 : dport, NULL);
     if (w)
-        tracker_probe(ps, ctx, w, host_key(dst), dst);
+        tracker_probe(ps, ctx, w, host_key(&target), &target);
 }
 
 /* Move an item from one of the outcomes in `from` to `to`. */
@@ -1068,6 +1211,40 @@ static int item_answer(struct portscan *ps, struct tracker *tr, uint32_t key,
     return 1;
 }
 
+/* A tracker an answer concerns, and the key of its item. */
+struct answer_hit {
+    struct tracker *tr;
+    uint32_t key;
+};
+
+/* The trackers an answer from `responder` about `port` concerns. */
+static size_t answer_hits(const struct portscan *ps, const struct source *s,
+                          const vigil_addr *responder, uint8_t group, uint16_t port,
+                          struct answer_hit *hits)
+{
+    size_t n = 0;
+    /* Vertical trackers of every probe class of the group the source used. */
+    for (uint8_t k = PC_SYN; k <= PC_UDP; k++) {
+        if (!(s->vclasses & (1u << k)) || sweep_group(k) != group)
+            continue;
+        struct tracker *tr = tracker_find(ps, s, TK_VERTICAL, k, 0, responder);
+        if (tr)
+            hits[n++] = (struct answer_hit){ tr, port };
+    }
+    int portless = group == PC_ICMP || group == PC_ARP;
+    struct tracker *tr = tracker_find(ps, s, TK_SWEEP, group, portless ? 0 : port, NULL);
+    if (tr)
+        hits[n++] = (struct answer_hit){ tr, host_key(responder) };
+    /* In creation order, as that decides the order of the watch list. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && hits[j - 1].tr->slot > hits[j].tr->slot; j--) {
+            struct answer_hit t = hits[j];
+            hits[j] = hits[j - 1];
+            hits[j - 1] = t;
+        }
+    return n;
+}
+
 /*
  * An answer about a probe initiator -> responder:port of protocol `group`
  * (PC_TCP_ANY, PC_UDP, PC_ICMP, PC_ARP). Returns 1 when a probe matched.
@@ -1080,17 +1257,11 @@ static int record_answer(struct portscan *ps, const vigil_addr *initiator,
     if (s == NULL)
         return 0;
     vigil_addr r = addr_norm(responder);
-    uint32_t hk = host_key(&r);
+    struct answer_hit hits[PC_UDP + 2];
+    size_t n = answer_hits(ps, s, &r, group, port, hits);
     int matched = 0;
-    for (uint32_t i = 0; i < s->ntrackers; i++) {
-        struct tracker *tr = s->trackers[i];
-        if (tr->kind == TK_VERTICAL && sweep_group(tr->klass) == group &&
-            addr_eq(&tr->host, &r))
-            matched |= item_answer(ps, tr, port, from, to);
-        else if (tr->kind == TK_SWEEP && tr->klass == group &&
-                 (tr->port == port || group == PC_ICMP || group == PC_ARP))
-            matched |= item_answer(ps, tr, hk, from, to);
-    }
+    for (size_t i = 0; i < n; i++)
+        matched |= item_answer(ps, hits[i].tr, hits[i].key, from, to);
     return matched;
 }
 
@@ -1454,6 +1625,12 @@ static int ps_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         return VIGIL_ENOMEM;
     }
     ps->bucket_mask = nb - 1;
+    ps->tbuckets = ps_alloc(ps, TRACKER_BUCKETS * sizeof *ps->tbuckets);
+    if (ps->tbuckets == NULL) {
+        ps_fini(ps);
+        return VIGIL_ENOMEM;
+    }
+    ps->tbucket_mask = TRACKER_BUCKETS - 1;
     ps->hash_key = random_key();
     *state = ps;
     return VIGIL_OK;
@@ -1466,6 +1643,7 @@ static void ps_fini(void *state)
         return;
     while (ps->lru_head)
         source_drop(ps, NULL, ps->lru_head, 1);
+    free(ps->tbuckets);
     free(ps->buckets);
     free(ps);
 }

@@ -1,5 +1,4 @@
 /* capture.c - capture files merged by time, and live interfaces. */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "dirlist.h"
 #include "log.h"
 
 #define CAPTURE_MAX_FILES 4096
@@ -129,56 +129,26 @@ static int add_path(struct vigil_capture *c, const char *path, char *err, size_t
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_capture(const char *name, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)name;
+    return looks_like_capture(path);
 }
 
 /* Add every capture file of a directory, in name order. */
 static int add_dir(struct vigil_capture *c, const char *dir, char *err, size_t errlen)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        vigil_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+    struct vigil_dirlist files;
+    if (vigil_dirlist_read(&files, dir, is_capture, CAPTURE_MAX_FILES, err, errlen) < 0)
         return -1;
-    }
-    char **names = NULL;
-    size_t n = 0;
     int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && rc == 0) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        int len = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (len < 0 || (size_t)len >= sizeof path || stat(path, &st) < 0 ||
-            !S_ISREG(st.st_mode) || !looks_like_capture(path))
-            continue;
-        char **nn = n < CAPTURE_MAX_FILES ? realloc(names, (n + 1) * sizeof *nn) : NULL;
-        if (nn == NULL || (nn[n] = strdup(path)) == NULL) {
-            if (nn)
-                names = nn;
-            vigil_seterr(err, errlen, "%s: too many files or out of memory", dir);
-            rc = -1;
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(d);
-    if (rc == 0 && n == 0) {
+    if (files.count == 0) {
         vigil_seterr(err, errlen, "%s: no capture files in this directory", dir);
         rc = -1;
     }
-    if (rc == 0)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = add_path(c, names[i], err, errlen);
-        free(names[i]);
-    }
-    free(names);
+    for (size_t i = 0; i < files.count && rc == 0; i++)
+        rc = add_path(c, files.paths[i], err, errlen);
+    vigil_dirlist_free(&files);
     return rc;
 }
 

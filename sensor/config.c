@@ -1,5 +1,4 @@
 /* config.c - parser for the rule directory's *.conf settings files. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "dirlist.h"
 #include "log.h"
 
 #define CONFIG_MAX_LINE 4096
@@ -278,55 +278,22 @@ int vigil_config_load_file(struct vigil_config *cfg, const char *path,
     return rc;
 }
 
-static int has_suffix(const char *s, const char *suffix)
+static int is_conf(const char *name, const char *path)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)path;
+    return vigil_has_suffix(name, ".conf");
 }
 
 int vigil_config_load_dir(struct vigil_config *cfg, const char *dir,
                           char *err, size_t errlen)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        vigil_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+    struct vigil_dirlist files;
+    if (vigil_dirlist_read(&files, dir, is_conf, CONFIG_MAX_FILES, err, errlen) < 0)
         return -1;
-    }
-    char **names = NULL;
-    size_t n = 0;
     int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".conf"))
-            continue;
-        char **nn = n < CONFIG_MAX_FILES ? realloc(names, (n + 1) * sizeof *nn) : NULL;
-        if (nn == NULL || (nn[n] = strdup(de->d_name)) == NULL) {
-            if (nn)
-                names = nn;
-            vigil_seterr(err, errlen, "%s: too many files or out of memory", dir);
-            rc = -1;
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(d);
-    if (rc == 0)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            rc = vigil_config_load_file(cfg, path, err, errlen);
-        }
-        free(names[i]);
-    }
-    free(names);
+    for (size_t i = 0; i < files.count && rc == 0; i++)
+        rc = vigil_config_load_file(cfg, files.paths[i], err, errlen);
+    vigil_dirlist_free(&files);
     return rc;
 }
 

@@ -1,5 +1,4 @@
 /* plugin_host.c - plugin loading, ABI checks, dispatch and host services. */
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "addrset.h"
+#include "dirlist.h"
 #include "log.h"
 #include "plugin_host.h"
 
@@ -414,15 +414,10 @@ fail:
     return -1;
 }
 
-static int has_suffix(const char *s, const char *suffix)
+static int is_plugin(const char *name, const char *path)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)path;
+    return vigil_has_suffix(name, ".so");
 }
 
 static int check_dir(const char *dir, char *err, size_t errlen)
@@ -446,43 +441,14 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 int vigil_plugin_host_load_dir(struct vigil_plugin_host *h, const char *dir,
                                char *err, size_t errlen)
 {
-    if (check_dir(dir, err, errlen) < 0)
+    struct vigil_dirlist files;
+    if (check_dir(dir, err, errlen) < 0 ||
+        vigil_dirlist_read(&files, dir, is_plugin, HOST_MAX_PLUGINS + 1, err, errlen) < 0)
         return -1;
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        vigil_seterr(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    char *names[HOST_MAX_PLUGINS + 1];
-    size_t n = 0;
     int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".so"))
-            continue;
-        if (n > HOST_MAX_PLUGINS || (names[n] = strdup(de->d_name)) == NULL) {
-            vigil_seterr(err, errlen, "%s: too many plugins or out of memory", dir);
-            rc = -1;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc == 0)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            char path[PATH_MAX];
-            int len = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            if (len < 0 || (size_t)len >= sizeof path) {
-                vigil_seterr(err, errlen, "%s/%s: path too long", dir, names[i]);
-                rc = -1;
-            } else {
-                rc = vigil_plugin_host_load_file(h, path, err, errlen);
-            }
-        }
-        free(names[i]);
-    }
+    for (size_t i = 0; i < files.count && rc == 0; i++)
+        rc = vigil_plugin_host_load_file(h, files.paths[i], err, errlen);
+    vigil_dirlist_free(&files);
     return rc;
 }
 

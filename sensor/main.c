@@ -44,6 +44,7 @@ struct cli {
     int verbosity;
     int quiet;
     int list_plugins;
+    int test_config;             /* -T: load rules and plugins, then exit */
     int stats_interval_sec;
     struct vigil_live_options live;
     char eve_buf[PATH_MAX];
@@ -75,6 +76,7 @@ static void usage(FILE *out)
 "  -P DIR             plugin directory (default: %s)\n"
 "  -R DIR             rules/settings directory (default: %s)\n"
 "  --list-plugins     list the loaded detectors and exit\n"
+"  -T                 check the rules and plugins load, then exit\n"
 "Other:\n"
 "  -h, --help         this text\n"
 "  -V, --version      versions of vigil, libpcap, libnids and the plugin ABI\n"
@@ -113,7 +115,10 @@ static void default_dirs(struct cli *c)
             snprintf(marker, sizeof marker, "%s/.vigil-build", exe);
             if (access(marker, F_OK) == 0) {
                 snprintf(c->plugin_buf, sizeof c->plugin_buf, "%s/plugins", exe);
-                snprintf(c->rules_buf, sizeof c->rules_buf, "%s/../rules", exe);
+                char rules[PATH_MAX + 16];
+                snprintf(rules, sizeof rules, "%s/../rules", exe);
+                if (realpath(rules, c->rules_buf) == NULL)
+                    snprintf(c->rules_buf, sizeof c->rules_buf, "%s", rules);
                 if (!c->plugin_dir)
                     c->plugin_dir = c->plugin_buf;
                 if (!c->rules_dir)
@@ -158,7 +163,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         return -1;
     c->live.promisc = 1;
     c->stats_interval_sec = 60;
-    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:qvhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:TqvhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r': c->paths[c->npaths++] = optarg; break;
         case 'i': c->iface = optarg; break;
@@ -170,6 +175,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case 'v': c->verbosity++; break;
         case OPT_EVE: c->eve_path = optarg; break;
         case OPT_LIST: c->list_plugins = 1; break;
+        case 'T': c->test_config = 1; break;
         case OPT_NOPROMISC: c->live.promisc = 0; break;
         case OPT_STATS:
             if (parse_int(optarg, 0, 86400, &c->stats_interval_sec) < 0) {
@@ -277,7 +283,8 @@ static int run(struct cli *c)
     char err[1024] = "";
     int code = EXIT_OK;
     struct vigil_capture *cap = NULL;
-    if (!c->list_plugins) {
+    int setup_only = c->list_plugins || c->test_config;
+    if (!setup_only) {
         cap = c->iface ? vigil_capture_open_live(c->iface, c->bpf, &c->live, err,
                                                  sizeof err, &code)
                        : vigil_capture_open_files(c->paths, c->npaths, c->bpf, err,
@@ -290,9 +297,9 @@ static int run(struct cli *c)
     struct vigil_engine_options eo = {
         .plugin_dir = c->plugin_dir,
         .rules_dir = c->rules_dir,
-        .eve_path = c->list_plugins ? "/dev/null" : c->eve_path,
+        .eve_path = setup_only ? "/dev/null" : c->eve_path,
         .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
-        .quiet = c->quiet || c->list_plugins,
+        .quiet = c->quiet || setup_only,
         .live = c->iface != NULL,
         .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
     };
@@ -302,8 +309,11 @@ static int run(struct cli *c)
         vigil_capture_close(cap);
         return code;
     }
-    if (c->list_plugins) {
-        vigil_engine_list_plugins(e);
+    if (setup_only) {
+        if (c->list_plugins)
+            vigil_engine_list_plugins(e);
+        else
+            printf("vigil: configuration OK (%s, %s)\n", c->rules_dir, c->plugin_dir);
         vigil_engine_free(e);
         return EXIT_OK;
     }
@@ -330,7 +340,7 @@ int main(int argc, char **argv)
         free(c.paths);
         return EXIT_USAGE;
     }
-    if (!c.list_plugins && ((c.npaths == 0) == (c.iface == NULL))) {
+    if (!c.list_plugins && !c.test_config && ((c.npaths == 0) == (c.iface == NULL))) {
         vigil_err("give either -r PATH... or -i IFACE (see vigil --help)");
         free(c.paths);
         return EXIT_USAGE;

@@ -42,10 +42,16 @@ case_bad_input() {
     expect_error unknown-interface 1 "vigil-nosuch0: cannot capture: no such interface" V -q -i vigil-nosuch0
     expect_error no-arguments 2 "give either -r PATH" V
     expect_error both-outputs 2 "either --eve FILE or -l DIR" V -r "$PCAPS/benign.pcap" --eve - -l "$TMP"
+    if V -T >"$TMP/t.out" 2>&1 && grep -q 'configuration OK' "$TMP/t.out"; then
+        pass test-config-ok
+    else
+        fail test-config-ok "$(cat "$TMP/t.out")"
+    fi
     mkdir -p "$TMP/rules-bad"
     printf '[vigil]\nn_tcp_streams = 4096\nthis line is wrong\n' >"$TMP/rules-bad/vigil.conf"
     expect_error bad-rules-line 2 "rules-bad/vigil.conf:3: expected 'key = value'" \
         V -q -r "$PCAPS/benign.pcap" -R "$TMP/rules-bad"
+    expect_error test-config-bad 2 "rules-bad/vigil.conf:3" V -T -R "$TMP/rules-bad"
     printf '[vigil]\nn_tcp_stream = 4096\n' >"$TMP/rules-bad/vigil.conf"
     expect_error unknown-setting 2 "vigil.conf:2: unknown setting 'n_tcp_stream' in \[vigil\]" \
         V -q -r "$PCAPS/benign.pcap" -R "$TMP/rules-bad"

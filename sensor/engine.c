@@ -33,6 +33,7 @@ struct vigil_engine {
     uint64_t *alerts_by_plugin;
     int reasm_open;
     int stream_data_now;        /* libnids delivered data for this packet */
+    void **cur_stream_slot;     /* the stream event being dispatched */
     int output_failed;
     int64_t now_us;             /* packet clock: never goes backwards */
     int64_t first_us;
@@ -66,7 +67,26 @@ static void on_alert(void *user, const char *detector, size_t plugin_index,
 static void on_flow_release(void *user, struct vigil_flow *flow)
 {
     struct vigil_engine *e = user;
+    if (flow->stream_slot)
+        *flow->stream_slot = NULL;  /* the stream outlives its flow entry */
     vigil_plugin_host_release_flow(e->plugins, flow);
+}
+
+/* A stream's flow, remembered in the stream's own slot: no lookup twice. */
+static struct vigil_flow *stream_flow(struct vigil_engine *e, const vigil_stream *st,
+                                      int create)
+{
+    void **slot = e->cur_stream_slot;
+    if (slot && *slot)
+        return *slot;
+    struct vigil_flow *f = vigil_flow_get(e->flows, &st->client, &st->server,
+                                          st->client_port, st->server_port, 6, st->ts_us,
+                                          create);
+    if (f && slot) {
+        *slot = f;
+        f->stream_slot = slot;
+    }
+    return f;
 }
 
 /* The flow of the event a plugin asks about (see plugin_host.h). */
@@ -75,8 +95,7 @@ static struct vigil_flow *resolve_flow(void *user, const vigil_packet *p,
 {
     struct vigil_engine *e = user;
     if (st)
-        return vigil_flow_get(e->flows, &st->client, &st->server, st->client_port,
-                              st->server_port, 6, st->ts_us, 1);
+        return stream_flow(e, st, 1);
     if (p == NULL || (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6))
         return NULL;
     int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
@@ -85,19 +104,23 @@ static struct vigil_flow *resolve_flow(void *user, const vigil_packet *p,
                           ported ? p->dport : 0, p->ip_proto, p->ts_us, 1);
 }
 
-static void on_stream(void *user, const vigil_stream *st)
+static int stream_ends(uint32_t event)
+{
+    return event == VIGIL_STREAM_CLOSED || event == VIGIL_STREAM_RESET ||
+           event == VIGIL_STREAM_TIMEOUT || event == VIGIL_STREAM_END;
+}
+
+static void on_stream(void *user, const vigil_stream *st, void **slot)
 {
     struct vigil_engine *e = user;
+    e->cur_stream_slot = slot;
     if (st->event == VIGIL_STREAM_DATA) {
         e->stream_data_now = 1;
-    } else if (st->event == VIGIL_STREAM_CLOSED || st->event == VIGIL_STREAM_RESET ||
-               st->event == VIGIL_STREAM_TIMEOUT) {
+    } else if (stream_ends(st->event) && st->event != VIGIL_STREAM_END) {
         /* Remembered only where it matters: a closed flow leaves the table
          * soon; an evicted one explains the bytes that follow. */
         int evicted = st->event == VIGIL_STREAM_TIMEOUT;
-        struct vigil_flow *flow = vigil_flow_get(e->flows, &st->client, &st->server,
-                                                 st->client_port, st->server_port, 6,
-                                                 st->ts_us, evicted);
+        struct vigil_flow *flow = stream_flow(e, st, evicted);
         if (flow) {
             flow->nids = evicted ? VIGIL_NIDS_EVICTED : VIGIL_NIDS_ENDED;
             if (!evicted)
@@ -105,6 +128,12 @@ static void on_stream(void *user, const vigil_stream *st)
         }
     }
     vigil_plugin_host_stream(e->plugins, st);
+    if (stream_ends(st->event) && *slot) {
+        /* libnids forgets the stream now: unlink the two. */
+        ((struct vigil_flow *)*slot)->stream_slot = NULL;
+        *slot = NULL;
+    }
+    e->cur_stream_slot = NULL;
 }
 
 /* ---- setup -------------------------------------------------------------- */

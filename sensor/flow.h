@@ -35,6 +35,7 @@ struct vigil_flow {
     int64_t first_us, last_us;
     int64_t queued_us;          /* last_us when it joined the queue */
     uint64_t flow_id;
+    void **stream_slot;         /* libnids' pointer back to this flow, if any */
     struct vigil_flow *hash_next;
     struct vigil_flow *q_prev, *q_next; /* age queue: newest at the head */
     void *slots[];              /* one per plugin */

@@ -90,7 +90,7 @@ static void emit(struct tcp_stream *ts, uint32_t event, uint32_t dir,
         st.offset = (uint64_t)(half->count - half->count_new);
         st.data = (const uint8_t *)half->data + (buffered - half->count_new);
     }
-    g_reasm.on_event(g_reasm.user, &st);
+    g_reasm.on_event(g_reasm.user, &st, &ts->user);   /* user: free for applications */
 }
 
 static void on_tcp(struct tcp_stream *ts, void **param)

@@ -15,8 +15,13 @@
 #include "stats.h"
 #include "vigil/plugin.h"
 
-/* Receives every stream event; `st` is valid during the call only. */
-typedef void (*vigil_reasm_event_fn)(void *user, const vigil_stream *st);
+/*
+ * Receives every stream event; `st` is valid during the call only.
+ * `stream_slot` is one pointer the owner may keep per stream for as long
+ * as the stream lives (until its CLOSED, RESET, TIMEOUT or END event):
+ * the way to find the owner's own record without a lookup.
+ */
+typedef void (*vigil_reasm_event_fn)(void *user, const vigil_stream *st, void **stream_slot);
 
 struct vigil_reasm_config {
     int n_tcp_streams;          /* libnids hash size; holds 3/4 of it */

@@ -32,9 +32,10 @@ static struct {
 
 static struct vigil_stats g_stats;
 
-static void on_event(void *user, const vigil_stream *st)
+static void on_event(void *user, const vigil_stream *st, void **slot)
 {
     (void)user;
+    (void)slot;
     if (g_seen.n >= MAX_EVENTS)
         return;
     struct seen *s = &g_seen.ev[g_seen.n++];

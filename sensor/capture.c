@@ -18,6 +18,8 @@ struct source {
     char *path;
     int dlt;
     uint64_t records;           /* records read so far */
+    uint64_t size;              /* file size, for progress */
+    uint64_t consumed;          /* approximate bytes read (records + headers) */
     /* The packet read ahead, so the earliest of all files goes first. */
     struct pcap_pkthdr hdr;
     const u_char *data;
@@ -169,6 +171,9 @@ static int open_source(struct source *s, const char *bpf, char *err, size_t errl
         return -1;
     }
     s->dlt = pcap_datalink(s->p);
+    struct stat st;
+    if (stat(s->path, &st) == 0)
+        s->size = (uint64_t)st.st_size;
     return 0;
 }
 
@@ -279,6 +284,7 @@ static int read_ahead(struct source *s)
     int rc = pcap_next_ex(s->p, &h, &data);
     if (rc == 1) {
         s->records++;
+        s->consumed += 16 + (uint64_t)h->caplen;    /* pcap record header + data */
         s->hdr = *h;
         s->data = data;
         s->pending = 1;
@@ -286,6 +292,7 @@ static int read_ahead(struct source *s)
     }
     s->pending = 0;
     s->done = 1;
+    s->consumed = s->size;
     if (rc == PCAP_ERROR_BREAK)
         return 0;               /* end of file */
     /* Asked only now: ftell() costs a system call, too much per packet. */
@@ -368,4 +375,14 @@ int vigil_capture_kernel_stats(struct vigil_capture *c, uint64_t *received,
     *dropped = ps.ps_drop;
     *if_dropped = ps.ps_ifdrop;
     return 0;
+}
+
+void vigil_capture_position(const struct vigil_capture *c, uint64_t *done, uint64_t *total)
+{
+    *done = *total = 0;
+    for (size_t i = 0; c && !c->live && i < c->nsrc; i++) {
+        const struct source *s = &c->src[i];
+        *total += s->size;
+        *done += s->consumed < s->size ? s->consumed : s->size;
+    }
 }

@@ -62,6 +62,10 @@ int vigil_capture_live(struct vigil_capture *c, vigil_packet_fn fn,
 int vigil_capture_kernel_stats(struct vigil_capture *c, uint64_t *received,
                                uint64_t *dropped, uint64_t *if_dropped);
 
+/* Replay progress: bytes of the capture files read so far (estimated from
+ * the records) and their total size. Both 0 for a live capture. */
+void vigil_capture_position(const struct vigil_capture *c, uint64_t *done, uint64_t *total);
+
 /* Number of files opened (replay). */
 size_t vigil_capture_file_count(const struct vigil_capture *c);
 

@@ -85,13 +85,18 @@ $(BUILD)/sensor/%.o: sensor/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
+# A plugin that needs a library names it here: PLUGIN_LIBS_<name> := -lfoo
+PLUGIN_LIBS_signature := -lhs -lpcre2-8
+
 $(BUILD)/plugins/%.so: plugins/%.c include/vigil/plugin.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< -lm
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS_$*) -lm
 
-$(BUILD)/plugins/%.so: plugins/%/*.c include/vigil/plugin.h
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) include/vigil/plugin.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $(filter %.c,$^) -lm
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ \
+	  $(filter %.c,$^) $(PLUGIN_LIBS_$*) -lm
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/vigil/plugin.h
 	@mkdir -p $(@D)
@@ -113,6 +118,7 @@ deps:
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRC_fuzz_decode := sensor/decode.c
 FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c
+FUZZ_SRC_fuzz_dns :=
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
@@ -122,24 +128,33 @@ $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
 build-fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Itests/fuzz -g -O1 \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*)
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*) -lm
 
 $(BUILD)/fuzz-seeds/decode: $(wildcard pcaps/*.pcap pcaps/*/*.pcap) tests/fuzz/seeds.py
 	@rm -rf $@
 	@python3 tests/fuzz/seeds.py $@ $(wildcard pcaps/*.pcap pcaps/*/*.pcap) >/dev/null
 
+$(BUILD)/fuzz-seeds/dns: $(wildcard pcaps/*.pcap) tests/fuzz/seeds.py
+	@rm -rf $@
+	@python3 tests/fuzz/seeds.py --dns $@ $(wildcard pcaps/*.pcap) >/dev/null
+
 # Replay the seeds through every target (part of make test).
-fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode
+fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
+	     $(BUILD)/fuzz-seeds/dns
 	@$(BUILD)/fuzz/fuzz_decode-replay $(BUILD)/fuzz-seeds/decode | sed 's/^/fuzz_decode: /'
 	@$(BUILD)/fuzz/fuzz_config-replay rules tests/fuzz/config-seeds | sed 's/^/fuzz_config: /'
+	@$(BUILD)/fuzz/fuzz_dns-replay $(BUILD)/fuzz-seeds/dns | sed 's/^/fuzz_dns: /'
 
 # Each libFuzzer target for FUZZ_SECONDS, seeded from pcaps/ and rules/.
-fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode
-	@mkdir -p build-fuzz/corpus/decode build-fuzz/corpus/config
+fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
+	    $(BUILD)/fuzz-seeds/dns
+	@mkdir -p build-fuzz/corpus/decode build-fuzz/corpus/config build-fuzz/corpus/dns
 	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  build-fuzz/corpus/decode $(BUILD)/fuzz-seeds/decode
 	build-fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/config \
 	  rules tests/fuzz/config-seeds
+	build-fuzz/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=600 build-fuzz/corpus/dns \
+	  $(BUILD)/fuzz-seeds/dns
 
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.

@@ -278,6 +278,55 @@ int vigil_config_load_file(struct vigil_config *cfg, const char *path,
     return rc;
 }
 
+int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *section,
+                     const char *key, const char *value, char *err, size_t errlen)
+{
+    const char *file = remember_file(cfg, origin);
+    if (file == NULL) {
+        vigil_seterr(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
+    struct vigil_config_entry *e = lookup(cfg, section, key);
+    if (e == NULL)
+        return add_entry(cfg, file, 0, section, key, key + strlen(key), value,
+                         value + strlen(value), err, errlen);
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        vigil_seterr(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
+    free(e->value);
+    e->value = copy;
+    e->file = file;
+    e->line = 0;
+    return 0;
+}
+
+int vigil_config_set_text(struct vigil_config *cfg, const char *origin, const char *text,
+                          char *err, size_t errlen)
+{
+    /* Reuse the file parser: "[section]\nkey = value" gives the same checks. */
+    const char *dot = strchr(text, '.'), *eq = strchr(text, '=');
+    if (dot == NULL || eq == NULL || dot > eq || dot == text || strchr(text, '\n')) {
+        vigil_seterr(err, errlen, "%s: '%s' is not section.key=value", origin, text);
+        return -1;
+    }
+    char buf[CONFIG_MAX_LINE + 16];
+    int n = snprintf(buf, sizeof buf, "[%.*s]\n%s\n", (int)(dot - text), text, dot + 1);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        vigil_seterr(err, errlen, "%s: setting too long", origin);
+        return -1;
+    }
+    struct vigil_config one;
+    vigil_config_init(&one);
+    int rc = vigil_config_parse(&one, origin, buf, (size_t)n, err, errlen);
+    if (rc == 0 && one.count == 1)
+        rc = vigil_config_set(cfg, origin, one.entries[0].section, one.entries[0].key,
+                              one.entries[0].value, err, errlen);
+    vigil_config_free(&one);
+    return rc;
+}
+
 static int is_conf(const char *name, const char *path)
 {
     (void)path;

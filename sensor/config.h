@@ -44,6 +44,18 @@ int vigil_config_load_file(struct vigil_config *cfg, const char *path,
 int vigil_config_load_dir(struct vigil_config *cfg, const char *dir,
                           char *err, size_t errlen);
 
+/*
+ * Set section/key to value, replacing a value read from a file: settings
+ * given on the command line (origin names them in error messages).
+ * 0, or -1 with the reason in err.
+ */
+int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *section,
+                     const char *key, const char *value, char *err, size_t errlen);
+
+/* Parse "section.key=value" (as given to --set) and set it. */
+int vigil_config_set_text(struct vigil_config *cfg, const char *origin, const char *text,
+                          char *err, size_t errlen);
+
 /* The entry for section/key (marked used), or NULL. */
 struct vigil_config_entry *vigil_config_find(struct vigil_config *cfg,
                                              const char *section, const char *key);

@@ -208,6 +208,9 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     vigil_config_init(&e->cfg);
     if (opt->rules_dir && vigil_config_load_dir(&e->cfg, opt->rules_dir, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; i < opt->nsettings; i++)
+        if (vigil_config_set_text(&e->cfg, "command line", opt->settings[i], err, errlen) < 0)
+            goto fail;
     int64_t n_streams, max_flows, timeouts[VIGIL_FLOWQ_COUNT];
     if (core_settings(e, &n_streams, &max_flows, timeouts, err, errlen) < 0)
         goto fail;
@@ -449,6 +452,11 @@ int vigil_engine_finish(struct vigil_engine *e)
     if (!e->opt.quiet)
         print_summary(e);
     return e->output_failed ? -1 : 0;
+}
+
+uint64_t vigil_engine_alert_count(const struct vigil_engine *e)
+{
+    return e->stats.alerts;
 }
 
 void vigil_engine_list_plugins(const struct vigil_engine *e)

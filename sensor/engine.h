@@ -17,6 +17,8 @@ struct vigil_engine_options {
     int quiet;                  /* no summary on stderr */
     int live;                   /* periodic stats on the wall clock */
     int64_t stats_interval_us;  /* live: 0 = only at the end */
+    char *const *settings;      /* "section.key=value" overriding the files */
+    size_t nsettings;
 };
 
 struct vigil_engine;
@@ -42,6 +44,9 @@ void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
 int vigil_engine_finish(struct vigil_engine *e);
 
 void vigil_engine_free(struct vigil_engine *e);
+
+/* Alerts written so far (after suppression), for progress displays. */
+uint64_t vigil_engine_alert_count(const struct vigil_engine *e);
 
 /* Print the loaded plugins (name, version, file, description) to stdout. */
 void vigil_engine_list_plugins(const struct vigil_engine *e);

@@ -45,6 +45,9 @@ struct cli {
     int quiet;
     int list_plugins;
     int test_config;             /* -T: load rules and plugins, then exit */
+    char **settings;            /* --set section.key=value, -S, --check-rules */
+    size_t nsettings;
+    char settings_buf[2][PATH_MAX + 64];
     int stats_interval_sec;
     struct vigil_live_options live;
     char eve_buf[PATH_MAX];
@@ -77,6 +80,9 @@ static void usage(FILE *out)
 "  -R DIR             rules/settings directory (default: %s)\n"
 "  --list-plugins     list the loaded detectors and exit\n"
 "  -T                 check the rules and plugins load, then exit\n"
+"  --set S.K=V        override setting K of section S, e.g. --set portscan.window_sec=120\n"
+"  -S FILE            load exactly this signature rule file (no other rules)\n"
+"  --check-rules DIR  validate the signature rules in DIR and print counts\n"
 "Other:\n"
 "  -h, --help         this text\n"
 "  -V, --version      versions of vigil, libpcap, libnids and the plugin ABI\n"
@@ -142,7 +148,22 @@ static int parse_int(const char *s, int min, int max, int *out)
     return 0;
 }
 
-enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC };
+enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC, OPT_SET,
+       OPT_CHECK_RULES };
+
+/* Settings from the command line go through the same parser as the files. */
+static void add_setting(struct cli *c, char *text)
+{
+    c->settings[c->nsettings++] = text;
+}
+
+/* Options that are shorthands for a setting of the signature detector. */
+static void add_signature_setting(struct cli *c, int which, const char *key, const char *value)
+{
+    snprintf(c->settings_buf[which], sizeof c->settings_buf[which], "signature.%s=%s", key,
+             value);
+    add_setting(c, c->settings_buf[which]);
+}
 
 static int parse_args(struct cli *c, int argc, char **argv)
 {
@@ -153,17 +174,20 @@ static int parse_args(struct cli *c, int argc, char **argv)
         { "snaplen", required_argument, NULL, OPT_SNAPLEN },
         { "buffer-mb", required_argument, NULL, OPT_BUFFER },
         { "no-promisc", no_argument, NULL, OPT_NOPROMISC },
+        { "set", required_argument, NULL, OPT_SET },
+        { "check-rules", required_argument, NULL, OPT_CHECK_RULES },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     c->paths = calloc((size_t)argc, sizeof *c->paths);
-    if (c->paths == NULL)
+    c->settings = calloc((size_t)argc + 2, sizeof *c->settings);
+    if (c->paths == NULL || c->settings == NULL)
         return -1;
     c->live.promisc = 1;
     c->stats_interval_sec = 60;
-    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:TqvhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:S:TqvhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r': c->paths[c->npaths++] = optarg; break;
         case 'i': c->iface = optarg; break;
@@ -176,6 +200,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case OPT_EVE: c->eve_path = optarg; break;
         case OPT_LIST: c->list_plugins = 1; break;
         case 'T': c->test_config = 1; break;
+        case OPT_SET: add_setting(c, optarg); break;
+        case 'S': add_signature_setting(c, 0, "rule_files", optarg); break;
+        case OPT_CHECK_RULES:
+            add_signature_setting(c, 1, "rules_dir", optarg);
+            c->test_config = 1;
+            c->verbosity++;     /* the detector's load counts are INFO lines */
+            break;
         case OPT_NOPROMISC: c->live.promisc = 0; break;
         case OPT_STATS:
             if (parse_int(optarg, 0, 86400, &c->stats_interval_sec) < 0) {
@@ -302,6 +333,8 @@ static int run(struct cli *c)
         .quiet = c->quiet || setup_only,
         .live = c->iface != NULL,
         .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
+        .settings = c->settings,
+        .nsettings = c->nsettings,
     };
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
@@ -338,19 +371,23 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (parse_args(&c, argc, argv) < 0) {
         free(c.paths);
+        free(c.settings);
         return EXIT_USAGE;
     }
     if (!c.list_plugins && !c.test_config && ((c.npaths == 0) == (c.iface == NULL))) {
         vigil_err("give either -r PATH... or -i IFACE (see vigil --help)");
         free(c.paths);
+        free(c.settings);
         return EXIT_USAGE;
     }
     if (resolve_outputs(&c) < 0) {
         free(c.paths);
+        free(c.settings);
         return EXIT_USAGE;
     }
     default_dirs(&c);
     int rc = run(&c);
     free(c.paths);
+    free(c.settings);
     return rc;
 }

@@ -55,6 +55,10 @@ case_bad_input() {
     printf '[vigil]\nn_tcp_stream = 4096\n' >"$TMP/rules-bad/vigil.conf"
     expect_error unknown-setting 2 "vigil.conf:2: unknown setting 'n_tcp_stream' in \[vigil\]" \
         V -q -r "$PCAPS/benign.pcap" -R "$TMP/rules-bad"
+    expect_error set-unknown 2 "unknown setting 'nonsense' in \[vigil\]" \
+        V -q -r "$PCAPS/benign.pcap" --set vigil.nonsense=1
+    expect_error set-malformed 2 "'bogus' is not section.key=value" \
+        V -q -r "$PCAPS/benign.pcap" --set bogus
     printf '[vigil]\nmax_flows = 12\n' >"$TMP/rules-bad/vigil.conf"
     expect_error setting-out-of-range 2 "vigil.conf:2: max_flows: 12 is outside" \
         V -q -r "$PCAPS/benign.pcap" -R "$TMP/rules-bad"

@@ -39,6 +39,8 @@ struct loaded_plugin {
     int initialised;
     struct addr_list lists[PLUGIN_MAX_LISTS];
     size_t nlists;
+    char **paths;               /* resolved config_path() answers */
+    size_t npaths;
 };
 
 struct vigil_ctx {
@@ -210,6 +212,37 @@ static struct addr_list *find_list(struct loaded_plugin *p, struct vigil_config 
     return l;
 }
 
+/* dir(file)/value, unless value is absolute or came from the command line. */
+static char *resolve_path(const struct vigil_config_entry *e)
+{
+    const char *slash = strrchr(e->file, '/');
+    if (e->value[0] == '/' || e->line == 0 || slash == NULL)
+        return strdup(e->value);
+    size_t dirlen = (size_t)(slash - e->file), n = dirlen + 1 + strlen(e->value) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%.*s/%s", (int)dirlen, e->file, e->value);
+    return p;
+}
+
+static int api_config_path(vigil_ctx *ctx, const char *key, const char **out)
+{
+    if (ctx == NULL || key == NULL || out == NULL)
+        return VIGIL_EINVAL;
+    struct loaded_plugin *p = &ctx->host->plugins[ctx->index];
+    struct vigil_config_entry *e = vigil_config_find(ctx->host->cfg, p->name, key);
+    if (e == NULL)
+        return VIGIL_ENOENT;
+    char **grown = realloc(p->paths, (p->npaths + 1) * sizeof *grown);
+    if (grown == NULL)
+        return VIGIL_ENOMEM;
+    p->paths = grown;
+    if ((p->paths[p->npaths] = resolve_path(e)) == NULL)
+        return VIGIL_ENOMEM;
+    *out = p->paths[p->npaths++];
+    return VIGIL_OK;
+}
+
 static int api_config_addr_match(vigil_ctx *ctx, const char *key, const vigil_addr *a)
 {
     if (ctx == NULL || key == NULL || a == NULL)
@@ -248,6 +281,7 @@ struct vigil_plugin_host *vigil_plugin_host_new(struct vigil_config *cfg,
         .now_us = api_now_us,
         .in_home_net = api_in_home_net,
         .config_addr_match = api_config_addr_match,
+        .config_path = api_config_path,
     };
     return h;
 }
@@ -256,6 +290,9 @@ static void unload(struct loaded_plugin *p)
 {
     for (size_t i = 0; i < p->nlists; i++)
         vigil_addrset_free(&p->lists[i].set);
+    for (size_t i = 0; i < p->npaths; i++)
+        free(p->paths[i]);
+    free(p->paths);
     if (p->initialised && p->desc.fini)
         p->desc.fini(p->state);
     if (p->dl)

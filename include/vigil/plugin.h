@@ -245,6 +245,14 @@ typedef struct vigil_host_api {
      * list refuses the plugin at start and the key counts as known.
      */
     int (*config_addr_match)(vigil_ctx *ctx, const char *key, const vigil_addr *a);
+
+    /*
+     * A path setting of this plugin, resolved: relative paths are taken
+     * from the directory of the settings file that holds them (from the
+     * current directory for settings given on the command line). *out is
+     * host-owned, valid until fini. VIGIL_OK or VIGIL_ENOENT.
+     */
+    int (*config_path)(vigil_ctx *ctx, const char *key, const char **out);
 } vigil_host_api;
 
 /*

@@ -30,6 +30,7 @@ def alerts_of(vigil, path):
             if ev.get("event_type") == "alert":
                 md = ev["alert"].get("metadata", {})
                 alerts.append({
+                    "sid": ev["alert"].get("signature_id"),
                     "src": ev.get("src_ip"),
                     "dst": ev.get("dest_ip"),
                     "category": md.get("attack_category", ["?"])[0],
@@ -75,6 +76,26 @@ def matches(alert, categories, attacker, victim):
     if victim and alert["dst"] != victim:
         return False
     return True
+
+
+def eval_own_captures(vigil):
+    """The project's own captures against their expected-alert files."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    expected_dir = os.path.join(root, "tests", "e2e", "expected")
+    checked, problems = 0, []
+    for name in sorted(os.listdir(expected_dir)):
+        if not name.endswith(".alerts"):
+            continue
+        pcap = os.path.join(root, "pcaps", name[:-len(".alerts")] + ".pcap")
+        if not os.path.exists(pcap):
+            continue
+        want = sorted(l.strip() for l in open(os.path.join(expected_dir, name)) if l.strip())
+        got = sorted("%s %s %s %s %s" % (a["detector"], a["sid"], a["src"] or "-", a["dst"] or "-",
+                                         a["category"]) for a in alerts_of(vigil, pcap))
+        checked += 1
+        if want != got:
+            problems.append("DIFF pcaps/%s: want %s; got %s" % (name[:-7] + ".pcap", want, got))
+    return checked, problems
 
 
 def main():
@@ -124,6 +145,8 @@ def main():
             if a["src"] in never:
                 problems.append("FALSE %s: %s alert names the benign client %s" % (rel, a["category"], a["src"]))
                 table.setdefault("benign", collections.Counter())["false"] += 1
+    own_checked, own_problems = eval_own_captures(vigil)
+    problems += own_problems
     fmt = "%-20s %9s %9s %7s %7s %7s"
     print(fmt % ("category", "captures", "detected", "missed", "known", "false"))
     total = collections.Counter()
@@ -131,9 +154,11 @@ def main():
         print(fmt % (cat, t["captures"], t["detected"], t["missed"], t["known"], t["false"]))
         total.update(t)
     print(fmt % ("total", total["captures"], total["detected"], total["missed"], total["known"], total["false"]))
+    print("own captures (pcaps/ vs tests/e2e/expected): %d checked, %d differ"
+          % (own_checked, len(own_problems)))
     for p in problems:
         print(p)
-    return 1 if total["missed"] or total["false"] else 0
+    return 1 if total["missed"] or total["false"] or own_problems else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addrset.h"
 #include "alert_filter.h"
@@ -12,6 +13,7 @@
 #include "decode.h"
 #include "engine.h"
 #include "eve.h"
+#include "output.h"
 #include "flow.h"
 #include "log.h"
 #include "plugin_host.h"
@@ -19,6 +21,7 @@
 #include "stats.h"
 
 #define CORE_SECTION "vigil"
+#define VIGIL_MAX_OUTPUTS 8
 #define US_PER_SEC 1000000
 
 struct vigil_engine {
@@ -29,7 +32,9 @@ struct vigil_engine {
     struct vigil_addrset home_net;
     struct vigil_alert_filter *filter;
     struct vigil_flow_table *flows;
-    struct vigil_eve *eve;
+    char sensor_name[256];      /* [vigil] sensor_name, else the host name */
+    struct vigil_output outputs[VIGIL_MAX_OUTPUTS];
+    size_t noutputs;
     uint64_t *alerts_by_plugin;
     int reasm_open;
     int stream_data_now;        /* libnids delivered data for this packet */
@@ -60,8 +65,9 @@ static void on_alert(void *user, const char *detector, size_t plugin_index,
         return;
     e->stats.alerts++;
     e->alerts_by_plugin[plugin_index]++;
-    if (vigil_eve_write_alert(e->eve, &ev) < 0)
-        e->output_failed = 1;
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].alert(e->outputs[i].self, &ev) < 0)
+            e->output_failed = 1;
 }
 
 static void on_flow_release(void *user, struct vigil_flow *flow)
@@ -193,6 +199,41 @@ static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
     return 0;
 }
 
+static int open_outputs(struct vigil_engine *e, char *err, size_t errlen)
+{
+    const struct vigil_engine_options *o = &e->opt;
+    struct vigil_config_entry *name = vigil_config_find(&e->cfg, CORE_SECTION, "sensor_name");
+    if (name)
+        snprintf(e->sensor_name, sizeof e->sensor_name, "%s", name->value);
+    else if (gethostname(e->sensor_name, sizeof e->sensor_name - 1) < 0)
+        snprintf(e->sensor_name, sizeof e->sensor_name, "vigil");
+    struct vigil_output_env env = { &e->cfg, &e->home_net, e->sensor_name };
+    if (o->noutputs + 1 > VIGIL_MAX_OUTPUTS) {
+        vigil_seterr(err, errlen, "more than %d outputs", VIGIL_MAX_OUTPUTS);
+        return -1;
+    }
+    if (vigil_output_open_eve(o->eve_path, &env, &e->outputs[0], err, errlen) < 0)
+        return -1;
+    e->noutputs = 1;
+    for (size_t i = 0; i < o->noutputs; i++) {
+        if (vigil_outputs_open(o->outputs[i].kind, o->outputs[i].target, &env,
+                               &e->outputs[e->noutputs], err, errlen) < 0)
+            return -1;
+        e->noutputs++;
+    }
+    return 0;
+}
+
+static int close_outputs(struct vigil_engine *e)
+{
+    int failed = 0;
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].close(e->outputs[i].self) < 0)
+            failed = 1;
+    e->noutputs = 0;
+    return failed ? -1 : 0;
+}
+
 struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
                                       char *err, size_t errlen, int *exit_code)
 {
@@ -243,8 +284,7 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
     e->reasm_open = 1;
-    e->eve = vigil_eve_open(opt->eve_path, err, errlen);
-    if (e->eve == NULL) {
+    if (open_outputs(e, err, errlen) < 0) {
         *exit_code = 1;
         goto fail;
     }
@@ -390,7 +430,12 @@ static int write_stats(struct vigil_engine *e, int64_t ts_us)
         det[i].name = vigil_plugin_host_name(e->plugins, i);
         det[i].alerts = e->alerts_by_plugin[i];
     }
-    return vigil_eve_write_stats(e->eve, ts_us, &e->stats, det, n);
+    int rc = 0;
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].stats &&
+            e->outputs[i].stats(e->outputs[i].self, ts_us, &e->stats, det, n) < 0)
+            rc = -1;
+    return rc;
 }
 
 void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
@@ -444,9 +489,8 @@ int vigil_engine_finish(struct vigil_engine *e)
     vigil_plugin_host_finish(e->plugins);
     if (write_stats(e, e->now_us) < 0)
         e->output_failed = 1;
-    if (vigil_eve_close(e->eve) < 0)
+    if (close_outputs(e) < 0)
         e->output_failed = 1;
-    e->eve = NULL;
     if (e->output_failed)
         vigil_err("%s: writing alerts failed; output is incomplete", e->opt.eve_path);
     if (!e->opt.quiet)
@@ -479,8 +523,7 @@ void vigil_engine_free(struct vigil_engine *e)
     vigil_plugin_host_free(e->plugins);
     vigil_alert_filter_free(e->filter);
     vigil_addrset_free(&e->home_net);
-    if (e->eve)
-        vigil_eve_close(e->eve);
+    close_outputs(e);
     free(e->alerts_by_plugin);
     vigil_config_free(&e->cfg);
     free(e);

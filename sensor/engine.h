@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outputs.h"
+
 struct vigil_engine_options {
     const char *plugin_dir;     /* NULL: no plugins */
     const char *rules_dir;      /* NULL: built-in defaults only */
@@ -19,6 +21,8 @@ struct vigil_engine_options {
     int64_t stats_interval_us;  /* live: 0 = only at the end */
     char *const *settings;      /* "section.key=value" overriding the files */
     size_t nsettings;
+    const struct vigil_output_spec *outputs;   /* sinks besides EVE */
+    size_t noutputs;
 };
 
 struct vigil_engine;

@@ -8,6 +8,7 @@
  * often shows up only when the buffer is flushed.
  */
 #include "eve.h"
+#include "output.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -658,4 +659,39 @@ int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
     if (!st)
         return fail(eve, EINVAL);
     return write_record(eve, stats_record(ts_us, st, det, ndet));
+}
+
+/* ---- as an output sink ---------------------------------------------- */
+
+static int eve_sink_alert(void *self, const struct vigil_alert_event *ev)
+{
+    return vigil_eve_write_alert(self, ev);
+}
+
+static int eve_sink_stats(void *self, int64_t ts_us, const struct vigil_stats *st,
+                          const struct vigil_detector_count *det, size_t ndet)
+{
+    return vigil_eve_write_stats(self, ts_us, st, det, ndet);
+}
+
+static int eve_sink_close(void *self)
+{
+    return vigil_eve_close(self);
+}
+
+int vigil_output_open_eve(const char *path, const struct vigil_output_env *env,
+                          struct vigil_output *out, char *err, size_t errlen)
+{
+    (void)env;
+    struct vigil_eve *eve = vigil_eve_open(path, err, errlen);
+    if (eve == NULL)
+        return -1;
+    *out = (struct vigil_output){
+        .name = "eve",
+        .self = eve,
+        .alert = eve_sink_alert,
+        .stats = eve_sink_stats,
+        .close = eve_sink_close,
+    };
+    return 0;
 }

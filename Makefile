@@ -35,7 +35,8 @@ CRYPTO_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcryp
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # Debian's libnids-dev has no .pc file; its shared library pulls libnet and glib.
 NIDS_LIBS   ?= -lnids
-SENSOR_LIBS  = $(NIDS_LIBS) $(PCAP_LIBS) $(JSON_LIBS) $(CRYPTO_LIBS) -ldl -lm
+SENSOR_LIBS  = $(NIDS_LIBS) $(PCAP_LIBS) $(JSON_LIBS) $(CRYPTO_LIBS) -luuid -lcurl -lhiredis \
+               -lpthread -ldl -lm
 
 SENSOR_SRCS := $(wildcard sensor/*.c)
 SENSOR_OBJS := $(patsubst sensor/%.c,$(BUILD)/sensor/%.o,$(SENSOR_SRCS))

@@ -661,6 +661,17 @@ int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
     return write_record(eve, stats_record(ts_us, st, det, ndet));
 }
 
+json_t *vigil_eve_alert_json(const struct vigil_alert_event *ev)
+{
+    return ev && ev->alert ? alert_record(ev) : NULL;
+}
+
+json_t *vigil_eve_stats_json(int64_t ts_us, const struct vigil_stats *st,
+                             const struct vigil_detector_count *det, size_t ndet)
+{
+    return st ? stats_record(ts_us, st, det, ndet) : NULL;
+}
+
 /* ---- as an output sink ---------------------------------------------- */
 
 static int eve_sink_alert(void *self, const struct vigil_alert_event *ev)

@@ -8,6 +8,7 @@
 #ifndef VIGIL_EVE_H
 #define VIGIL_EVE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,14 @@ int vigil_eve_write_alert(struct vigil_eve *eve, const struct vigil_alert_event 
 int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
                           const struct vigil_stats *st,
                           const struct vigil_detector_count *det, size_t ndet);
+
+/*
+ * The EVE records as JSON objects (new references, NULL on failure), for
+ * sinks that carry EVE inside another transport (a Redis stream, say).
+ */
+json_t *vigil_eve_alert_json(const struct vigil_alert_event *ev);
+json_t *vigil_eve_stats_json(int64_t ts_us, const struct vigil_stats *st,
+                             const struct vigil_detector_count *det, size_t ndet);
 
 /* Format a packet time as Suricata does: 2025-05-14T09:30:41.250000+0000 (UTC). */
 void vigil_format_ts(int64_t ts_us, char *buf, size_t len);

@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 out=build/demo
 mkdir -p "$out"
 rm -f "$out/eve.json"
-echo "== vigil -r pcaps/scan-syn.pcap pcaps/scan-stealth.pcap pcaps/sweep.pcap pcaps/benign.pcap pcaps/malformed.pcap -l $out"
+# Every capture at the top of pcaps/, read as one capture in time order.
+echo "== vigil -r pcaps -l $out"
 rc=0
-./vigil -r pcaps/scan-syn.pcap pcaps/scan-stealth.pcap pcaps/sweep.pcap pcaps/benign.pcap \
-    pcaps/malformed.pcap -l "$out" || rc=$?
+./vigil -r pcaps -l "$out" || rc=$?
 echo
 echo "== alerts ($out/eve.json)"
 python3 - "$out/eve.json" <<'PY'

@@ -4,20 +4,33 @@
  * A "probe" is the first packet of a flow sent by its initiator when that
  * packet looks like an attempt to reach a service: a TCP SYN, a FIN, NULL
  * or XMAS segment, a bare ACK, a UDP datagram, an ICMP echo request, an
- * ARP request. Every probe lands in two trackers of its source:
+ * ARP request. Its outcome is learnt from the answers (SYN-ACK, RST, ICMP
+ * unreachable, a reply) in the spirit of Threshold Random Walk (Jung et
+ * al., 2004): scanners mostly fail, benign clients mostly succeed.
  *
- *   vertical (source, target host, probe class) -> the ports probed
- *   sweep    (source, protocol, port)           -> the hosts probed
+ * Tracking is lazy, because nearly every probe on a busy network succeeds:
  *
- * Each probed port or host is an item whose outcome is learnt from the
- * answers (SYN-ACK, RST, ICMP unreachable, a reply) in the spirit of
- * Threshold Random Walk (Jung et al., 2004): scanners mostly fail, benign
- * clients mostly succeed. A tracker alerts when enough failed or
- * unanswered items fall in a window of packet time (docs/detectors.md has
- * the rules and every knob). Memory is bounded by a source cap, per-source
- * and per-tracker caps and a byte budget; the least recently seen source
- * is evicted first. Alerts come out of a list kept in the order trackers
- * became interesting, so the same packets always give the same alerts.
+ *  - a probe first waits in a bounded FIFO ring of pending probes, found
+ *    by its flow tuple through a small hash index (no per-flow state in
+ *    the host: asking the host for a flow slot creates a host flow, which
+ *    costs more than everything this detector does with a benign flow);
+ *  - a success only bumps a per-source counter and a ring of the source's
+ *    last few successes;
+ *  - a failure (refusal, ICMP unreachable, half-open reset) or a probe
+ *    still unanswered after response_timeout_sec goes to two trackers of
+ *    its source, created on demand:
+ *
+ *      vertical (source, target host, probe class) -> the ports probed
+ *      sweep    (source, protocol, port)           -> the hosts probed
+ *
+ * A tracker alerts when enough failed items fall in a window of packet
+ * time (docs/detectors.md has the rules and every knob). A "seen" filter
+ * of flow hashes tells an established flow's packets from first packets
+ * without a lookup. Memory is bounded by a source cap, per-source and
+ * per-tracker caps, a byte budget and the fixed ring; the least recently
+ * seen source is evicted first. Alerts come out of a list kept in the
+ * order trackers became interesting, so the same packets always give the
+ * same alerts.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,6 +71,7 @@ struct ps_config {
     int64_t max_trackers_per_source;
     int64_t max_items_per_tracker;
     int64_t memcap_bytes;
+    int64_t pending_max;        /* probes awaiting an answer */
 };
 
 struct knob {
@@ -86,6 +100,7 @@ static const struct knob knobs[] = {
     KNOB("max_trackers_per_source", 64, 2, 4096, 1, max_trackers_per_source),
     KNOB("max_items_per_tracker", 1024, 16, 65536, 1, max_items_per_tracker),
     KNOB("memcap_mb", 32, 1, 65536, 1024 * 1024, memcap_bytes),
+    KNOB("pending_max", 65536, 256, 4194304, 1, pending_max),
 };
 
 /* ---- vocabulary ------------------------------------------------------- */
@@ -197,21 +212,92 @@ struct tracker {
     int64_t last_probe_us;
     int64_t last_alert_us;      /* items up to this time were reported */
     int64_t armed_us;           /* when the rules first held, if armed */
+    int64_t target_us;          /* when `target` was probed */
+    /* Sweeps: successes of the group made before the tracker existed. */
+    uint32_t ok_before;
+    int64_t ok_before_us;       /* counted up to then; void a window later */
     struct item one;            /* storage of a one-item set */
+};
+
+/* Protocol groups: sweep trackers, success counters, pending probes. */
+enum group_slot { G_TCP, G_UDP, G_ICMP, G_ARP, G_COUNT };
+
+#define RECENT_MAX 8u           /* successes a source remembers one by one */
+
+/* A success, kept so that a tracker created later still knows it. */
+struct recent {
+    uint32_t host;              /* host_key() of the target */
+    uint16_t port;              /* 0 for ICMP and ARP */
+    uint8_t klass, outcome;
+    int64_t us;
 };
 
 struct source {
     vigil_addr addr;
     uint16_t vclasses;          /* probe classes it may have vertical trackers for */
+    uint8_t recent_next;        /* oldest slot of `recent`, overwritten next */
     struct source *hash_next;
     struct source *lru_prev, *lru_next; /* most recently seen at the head */
+    uint64_t lru_stamp;         /* ps->lru_moves when last moved to the head */
     int64_t last_seen_us;
-    struct tracker **trackers;  /* in creation order; grows by doubling up to the cap */
+    struct tracker **trackers;  /* in creation order; NULL until the first failure */
     uint32_t ntrackers, cap_trackers;
+    /* Successes per group over the last one or two windows. */
+    uint32_t ok_cur[G_COUNT], ok_prev[G_COUNT];
+    int64_t ok_since_us;        /* start of the ok_cur window */
+    struct recent recent[RECENT_MAX];
+};
+
+/* A probe waiting for its answer. */
+enum pending_state { PS_PENDING = 1, PS_OPEN, PS_DONE };    /* DONE: out of the index */
+
+struct pending {
+    vigil_addr src, dst;        /* normalised: prober, probed */
+    uint16_t sport, dport;      /* 0 for ICMP and ARP */
+    uint8_t group;              /* PC_TCP_ANY, PC_UDP, PC_ICMP, PC_ARP */
+    uint8_t klass;              /* enum probe_class */
+    uint8_t state;              /* enum pending_state */
+    uint16_t probes;            /* ICMP and ARP count every request */
+    uint32_t hash;              /* of the tuple, for the index */
+    int64_t ts_us;
+};
+
+/*
+ * The pending probes: a FIFO ring in probe order (so they time out in that
+ * order) and an open-addressing index by tuple of the undecided ones. An
+ * index slot holds the hash too, so a miss never reads the ring.
+ */
+struct index_slot {
+    uint32_t hash;
+    uint32_t pos;               /* ring position + 1; 0: empty */
+};
+
+struct pending_ring {
+    struct pending *ring;
+    uint32_t cap, head, count;  /* head: the oldest */
+    struct index_slot *index;
+    uint32_t index_mask;
+};
+
+/*
+ * Flows known to need nothing more (a finished handshake, a flow met
+ * mid-stream): one byte per slot holding the generation (of SEEN_GEN_US)
+ * in which the flow was last marked, so a mark is a plain store and a
+ * flow is forgotten after one to two generations of silence. Keyed by a
+ * fixed hash: a collision hides a first packet, which must not depend on
+ * a random key, or the same capture could give different alerts.
+ */
+struct seen_filter {
+    uint8_t *gen_of;
+    uint32_t mask;              /* slots - 1 */
+    uint8_t gen, prev;          /* never 0, which means never marked */
+    int64_t gen_start_us;
 };
 
 struct counters {
     uint64_t probes;
+    uint64_t pending_overflows;
+    uint64_t trackers_created;
     uint64_t sources_created;
     uint64_t sources_evicted_cap;
     uint64_t sources_evicted_memory;
@@ -234,12 +320,13 @@ struct portscan {
     struct tracker **tbuckets;
     uint32_t tbucket_mask, ntrackers;
     struct source *lru_head, *lru_tail;
+    uint64_t lru_moves;
     struct tracker *watch_head, *watch_tail; /* in order of interest */
     size_t mem_bytes;
     int64_t now_us;             /* packet clock, never goes backwards */
     struct counters stats;
-    /* Flow-slot markers: their addresses say what a flow still needs. */
-    char flow_watch, flow_done;
+    struct pending_ring pend;
+    struct seen_filter seen;
 };
 
 /* What a tracker's items say right now. */
@@ -565,6 +652,15 @@ static int mostly_failures(const struct portscan *ps, uint32_t fail, uint32_t ok
     return (uint64_t)fail * 100 >= (uint64_t)ps->cfg.min_fail_percent * ((uint64_t)fail + ok);
 }
 
+/*
+ * Successes of a sweep's group that happened before the tracker existed
+ * (they were never items), while they are within the window.
+ */
+static uint32_t ok_before(const struct portscan *ps, const struct tracker *tr)
+{
+    return ps->now_us - tr->ok_before_us < ps->cfg.window_us ? tr->ok_before : 0;
+}
+
 /* Which rule holds: 1 fast, 2 slow, 0 none. */
 static int rule_holds(const struct portscan *ps, const struct tracker *tr, const struct tally *t)
 {
@@ -578,10 +674,11 @@ static int rule_holds(const struct portscan *ps, const struct tracker *tr, const
             return 2;
         return 0;
     }
-    if (t->fast_fail >= c->min_hosts && mostly_failures(ps, t->fast_fail, t->fast_ok))
+    uint32_t before = ok_before(ps, tr);
+    if (t->fast_fail >= c->min_hosts && mostly_failures(ps, t->fast_fail, t->fast_ok + before))
         return 1;
     if (c->slow_min_hosts > 0 && t->slow_refused >= c->slow_min_hosts &&
-        mostly_failures(ps, t->slow_refused, t->slow_ok))
+        mostly_failures(ps, t->slow_refused, t->slow_ok + before))
         return 2;
     return 0;
 }
@@ -931,33 +1028,35 @@ static void evict_oldest_tracker(struct portscan *ps, vigil_ctx *ctx, struct sou
     tracker_retire(ps, ctx, victim);
 }
 
+#define INITIAL_TRACKERS 2u      /* a vertical and a sweep tracker */
+#define TRACKER_BUCKETS 1024u    /* first size of the tracker index */
+
 /* Room for one more tracker pointer in a source. */
 static int grow_trackers(struct portscan *ps, vigil_ctx *ctx, struct source *s)
 {
     if (s->ntrackers < s->cap_trackers)
         return 1;
-    uint32_t cap = s->cap_trackers * 2;
+    uint32_t cap = s->cap_trackers ? s->cap_trackers * 2 : INITIAL_TRACKERS;
     size_t bytes = (size_t)cap * sizeof *s->trackers;
     if (!ensure_memory(ps, ctx, bytes, s))
         return 0;
     struct tracker **grown = ps_alloc(ps, bytes);
     if (grown == NULL)
         return 0;
-    memcpy(grown, s->trackers, (size_t)s->ntrackers * sizeof *grown);
+    if (s->ntrackers)
+        memcpy(grown, s->trackers, (size_t)s->ntrackers * sizeof *grown);
     ps_free(ps, s->trackers, (size_t)s->cap_trackers * sizeof *s->trackers);
     s->trackers = grown;
     s->cap_trackers = cap;
     return 1;
 }
 
-/* `host` is normalised. */
-static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct source *s,
-                                   uint8_t kind, uint8_t klass, uint16_t port,
-                                   const vigil_addr *host)
+/* A new tracker, known to be absent; `host` is normalised. */
+static struct tracker *tracker_create(struct portscan *ps, vigil_ctx *ctx, struct source *s,
+                                      uint8_t kind, uint8_t klass, uint16_t port,
+                                      const vigil_addr *host)
 {
-    struct tracker *tr = tracker_find(ps, s, kind, klass, port, host);
-    if (tr)
-        return tr;
+    struct tracker *tr;
     if (s->ntrackers >= (uint32_t)ps->cfg.max_trackers_per_source)
         evict_oldest_tracker(ps, ctx, s);
     if (!ensure_memory(ps, ctx, sizeof *tr, s) || !grow_trackers(ps, ctx, s))
@@ -978,6 +1077,7 @@ static struct tracker *tracker_get(struct portscan *ps, vigil_ctx *ctx, struct s
     s->trackers[s->ntrackers++] = tr;
     index_insert(ps, tr);
     index_grow(ps, ctx, s);
+    ps->stats.trackers_created++;
     return tr;
 }
 
@@ -1012,6 +1112,7 @@ static void lru_unlink(struct portscan *ps, struct source *s)
 
 static void lru_push_head(struct portscan *ps, struct source *s)
 {
+    s->lru_stamp = ++ps->lru_moves;
     s->lru_next = ps->lru_head;
     if (ps->lru_head)
         ps->lru_head->lru_prev = s;
@@ -1020,13 +1121,6 @@ static void lru_push_head(struct portscan *ps, struct source *s)
     ps->lru_head = s;
 }
 
-#define INITIAL_TRACKERS 2u      /* a vertical and a sweep tracker */
-#define TRACKER_BUCKETS 1024u    /* first size of the tracker index */
-
-static size_t source_bytes(void)
-{
-    return sizeof(struct source) + INITIAL_TRACKERS * sizeof(struct tracker *);
-}
 
 /* Remove a source, reporting first unless `silent` (plugin shutdown). */
 static void source_drop(struct portscan *ps, vigil_ctx *ctx, struct source *s, int silent)
@@ -1071,17 +1165,12 @@ static struct source *source_create(struct portscan *ps, vigil_ctx *ctx, const v
         ps->stats.sources_evicted_cap++;
         source_drop(ps, ctx, ps->lru_tail, 0);
     }
-    if (!ensure_memory(ps, ctx, source_bytes(), NULL))
+    if (!ensure_memory(ps, ctx, sizeof(struct source), NULL))
         return NULL;
     struct source *s = ps_alloc(ps, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->trackers = ps_alloc(ps, INITIAL_TRACKERS * sizeof *s->trackers);
-    if (s->trackers == NULL) {
-        ps_free(ps, s, sizeof *s);
-        return NULL;
-    }
-    s->cap_trackers = INITIAL_TRACKERS;
+    s->ok_since_us = ps->now_us;
     s->addr = addr_norm(a);
     struct source **b = bucket_of(ps, &s->addr);
     s->hash_next = *b;
@@ -1100,7 +1189,12 @@ static struct source *source_touch(struct portscan *ps, vigil_ctx *ctx, const vi
     struct source *s = source_find(ps, a);
     if (s == NULL)
         s = source_create(ps, ctx, a);
-    else if (ps->lru_head != s) {
+    else if (ps->lru_moves - s->lru_stamp >= ps->nsources / 4) {
+        /*
+         * Moved to the head unless it moved there lately: then three
+         * quarters of the sources are still behind it, and the move
+         * (four cache misses) is not worth it.
+         */
         lru_unlink(ps, s);
         lru_push_head(ps, s);
     }
@@ -1118,7 +1212,7 @@ static void expire_sources(struct portscan *ps, vigil_ctx *ctx)
     }
 }
 
-/* ---- recording probes and answers ---------------------------------------- */
+/* ---- recording outcomes in trackers --------------------------------------- */
 
 /*
  * Room for a new item: grow a logically full set (after pruning) unless the
@@ -1149,54 +1243,175 @@ static int make_room(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr)
     return set_rebuild(ps, tr, set->cap, NULL, 1) == 0;
 }
 
-static void tracker_probe(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr,
-                          uint32_t key, const vigil_addr *target)
-{
-    struct item *it = set_find(&tr->items, key);
-    if (it == NULL) {
-        if (!make_room(ps, ctx, tr))
-            return;
-        struct item fresh = { .key = key, .first_us = ps->now_us };
-        it = set_place(&tr->items, &fresh);
-    }
-    it->last_us = ps->now_us;
-    if (it->probes < UINT16_MAX)
-        it->probes++;
-    if (!tr->period_started) {
-        tr->period_started = 1;
-        tr->target = *target;
-    }
-    tr->last_probe_us = ps->now_us;
-    watch(ps, tr);
-}
-
 static uint8_t sweep_group(uint8_t klass)
 {
     return klass >= PC_SYN && klass <= PC_FRAG ? PC_TCP_ANY : klass;
 }
 
-/* One probe from src to dst:dport: a port of the target, a host of the port. */
-static void record_probe(struct portscan *ps, vigil_ctx *ctx, const vigil_addr *src,
-                         const vigil_addr *dst, uint8_t klass, uint16_t dport)
+/* ICMP and ARP probes have no port: their sweeps are per protocol. */
+static int portless(uint8_t group)
 {
-    if (addr_is_group(dst) || addr_is_zero(dst) || addr_is_zero(src) ||
-        src->family != dst->family || addr_eq(src, dst))
+    return group == PC_ICMP || group == PC_ARP;
+}
+
+static uint8_t group_slot(uint8_t group)
+{
+    switch (group) {
+    case PC_UDP: return G_UDP;
+    case PC_ICMP: return G_ICMP;
+    case PC_ARP: return G_ARP;
+    default: return G_TCP;
+    }
+}
+
+/*
+ * Another probe of a known item: the first decisive outcome stays, as an
+ * answer only ever moves a pending item, or an open one to its end.
+ */
+static void item_merge(struct item *it, uint8_t outcome)
+{
+    if (it->outcome == OC_PENDING ||
+        (it->outcome == OC_OPEN && (outcome == OC_COMPLETED || outcome == OC_HALF_OPEN)))
+        it->outcome = outcome;
+}
+
+/*
+ * A probe of `key` made at `us`, and what became of it. `target` names the
+ * probed host; NULL for successes replayed into a new tracker, which must
+ * not choose the host an alert names.
+ */
+static void tracker_add(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr, uint32_t key,
+                        uint8_t outcome, uint16_t probes, int64_t us, const vigil_addr *target)
+{
+    struct item *it = set_find(&tr->items, key);
+    if (it == NULL) {
+        if (!make_room(ps, ctx, tr))
+            return;
+        struct item fresh = { .key = key, .outcome = outcome, .first_us = us, .last_us = us };
+        it = set_place(&tr->items, &fresh);
+    } else {
+        item_merge(it, outcome);
+        if (us < it->first_us)
+            it->first_us = us;
+        it->last_us = max64(it->last_us, us);
+    }
+    uint32_t n = (uint32_t)it->probes + probes;
+    it->probes = (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
+    /* Failures arrive out of probe order (timeouts come late): keep the earliest. */
+    if (target && (!tr->period_started || us < tr->target_us)) {
+        tr->period_started = 1;
+        tr->target = *target;
+        tr->target_us = us;
+    }
+    tr->last_probe_us = max64(tr->last_probe_us, us);
+    watch(ps, tr);
+}
+
+/* Age the success counters: ok_cur covers this window, ok_prev the last. */
+static void ok_roll(const struct portscan *ps, struct source *s)
+{
+    int64_t age = ps->now_us - s->ok_since_us;
+    if (age < ps->cfg.window_us)
         return;
-    struct source *s = source_touch(ps, ctx, src);
+    for (int g = 0; g < G_COUNT; g++) {
+        s->ok_prev[g] = age < 2 * ps->cfg.window_us ? s->ok_cur[g] : 0;
+        s->ok_cur[g] = 0;
+    }
+    s->ok_since_us = ps->now_us;
+}
+
+static int recent_matches(const struct tracker *tr, const struct recent *r)
+{
+    if (tr->kind == TK_VERTICAL)
+        return r->klass == tr->klass && r->host == host_key(&tr->target);
+    return sweep_group(r->klass) == tr->klass && r->port == tr->port;
+}
+
+/*
+ * A new tracker learns what its source's successes say about it: the
+ * recent ones become items (a connect scan's completed handshakes made
+ * before its first failure), the older ones of a sweep's group weigh in
+ * its failure ratio (a browser that reached 50 web servers before one
+ * failed is not sweeping).
+ */
+static void seed_tracker(struct portscan *ps, vigil_ctx *ctx, struct tracker *tr)
+{
+    struct source *s = tr->owner;
+    uint32_t seeded = 0;
+    for (uint32_t i = 0; i < RECENT_MAX; i++) {
+        const struct recent *r = &s->recent[(s->recent_next + i) % RECENT_MAX];
+        if (r->klass == PC_NONE || r->us < ps->now_us - ps->cfg.window_us ||
+            !recent_matches(tr, r))
+            continue;
+        uint32_t key = tr->kind == TK_VERTICAL ? r->port : r->host;
+        tracker_add(ps, ctx, tr, key, r->outcome, 1, r->us, NULL);
+        seeded++;
+    }
+    if (tr->kind == TK_SWEEP) {
+        ok_roll(ps, s);
+        uint8_t g = group_slot(tr->klass);
+        uint32_t ok = s->ok_cur[g] + s->ok_prev[g];
+        tr->ok_before = ok > seeded ? ok - seeded : 0;
+        tr->ok_before_us = ps->now_us;
+    }
+}
+
+/* A tracker of `s`, created on demand; `host` is normalised (vertical). */
+static struct tracker *tracker_for(struct portscan *ps, vigil_ctx *ctx, struct source *s,
+                                   uint8_t kind, uint8_t klass, uint16_t port,
+                                   const vigil_addr *host)
+{
+    struct tracker *tr = tracker_find(ps, s, kind, klass, port, host);
+    if (tr == NULL && (tr = tracker_create(ps, ctx, s, kind, klass, port, host)) != NULL)
+        seed_tracker(ps, ctx, tr);
+    return tr;
+}
+
+/*
+ * A probe failed, or leaves the pending ring unanswered: a port of the
+ * target and a host of the port, in trackers created as needed.
+ */
+static void record_failure(struct portscan *ps, vigil_ctx *ctx, const struct pending *p,
+                           uint8_t outcome)
+{
+    struct source *s = source_touch(ps, ctx, &p->src);
     if (s == NULL)
         return;
-    ps->stats.probes++;
-    vigil_addr target = addr_norm(dst);
-    uint8_t group = sweep_group(klass);
-    int portless = group == PC_ICMP || group == PC_ARP;
-    if (!portless) {
-        struct tracker *v = tracker_get(ps, ctx, s, TK_VERTICAL, klass, 0, &target);
+    if (!portless(p->group)) {
+        struct tracker *v = tracker_for(ps, ctx, s, TK_VERTICAL, p->klass, 0, &p->dst);
         if (v)
-            tracker_probe(ps, ctx, v, dport, &target);
+            tracker_add(ps, ctx, v, p->dport, outcome, p->probes, p->ts_us, &p->dst);
     }
-    struct tracker *w = tracker_get(ps, ctx, s, TK_SWEEP, group, portless ? 0 : dport, NULL);
+    struct tracker *w = tracker_for(ps, ctx, s, TK_SWEEP, p->group, p->dport, NULL);
     if (w)
-        tracker_probe(ps, ctx, w, host_key(&target), &target);
+        tracker_add(ps, ctx, w, host_key(&p->dst), outcome, p->probes, p->ts_us, &p->dst);
+}
+
+/*
+ * A probe succeeded: counted and remembered by its source; only trackers
+ * that already exist (the source failed lately) get an item.
+ */
+static void record_success(struct portscan *ps, vigil_ctx *ctx, const struct pending *p,
+                           uint8_t outcome)
+{
+    struct source *s = source_touch(ps, ctx, &p->src);
+    if (s == NULL)
+        return;
+    ok_roll(ps, s);
+    uint32_t *ok = &s->ok_cur[group_slot(p->group)];
+    if (*ok < UINT32_MAX)
+        (*ok)++;
+    uint32_t host = host_key(&p->dst);
+    s->recent[s->recent_next] = (struct recent){ host, p->dport, p->klass, outcome, p->ts_us };
+    s->recent_next = (uint8_t)((s->recent_next + 1) % RECENT_MAX);
+    if (s->ntrackers == 0)
+        return;
+    struct tracker *tr;
+    if (!portless(p->group) &&
+        (tr = tracker_find(ps, s, TK_VERTICAL, p->klass, 0, &p->dst)) != NULL)
+        tracker_add(ps, ctx, tr, p->dport, outcome, p->probes, p->ts_us, &p->dst);
+    if ((tr = tracker_find(ps, s, TK_SWEEP, p->group, p->dport, NULL)) != NULL)
+        tracker_add(ps, ctx, tr, host, outcome, p->probes, p->ts_us, &p->dst);
 }
 
 /* Move an item from one of the outcomes in `from` to `to`. */
@@ -1231,8 +1446,7 @@ static size_t answer_hits(const struct portscan *ps, const struct source *s,
         if (tr)
             hits[n++] = (struct answer_hit){ tr, port };
     }
-    int portless = group == PC_ICMP || group == PC_ARP;
-    struct tracker *tr = tracker_find(ps, s, TK_SWEEP, group, portless ? 0 : port, NULL);
+    struct tracker *tr = tracker_find(ps, s, TK_SWEEP, group, portless(group) ? 0 : port, NULL);
     if (tr)
         hits[n++] = (struct answer_hit){ tr, host_key(responder) };
     /* In creation order, as that decides the order of the watch list. */
@@ -1246,15 +1460,16 @@ static size_t answer_hits(const struct portscan *ps, const struct source *s,
 }
 
 /*
- * An answer about a probe initiator -> responder:port of protocol `group`
- * (PC_TCP_ANY, PC_UDP, PC_ICMP, PC_ARP). Returns 1 when a probe matched.
+ * A late answer about a probe initiator -> responder:port of protocol
+ * `group`, whose pending record already went to the trackers. Returns 1
+ * when an item matched.
  */
 static int record_answer(struct portscan *ps, const vigil_addr *initiator,
                          const vigil_addr *responder, uint8_t group, uint16_t port,
                          uint32_t from, uint8_t to)
 {
     struct source *s = source_find(ps, initiator);
-    if (s == NULL)
+    if (s == NULL || s->ntrackers == 0)
         return 0;
     vigil_addr r = addr_norm(responder);
     struct answer_hit hits[PC_UDP + 2];
@@ -1265,7 +1480,250 @@ static int record_answer(struct portscan *ps, const vigil_addr *initiator,
     return matched;
 }
 
-/* ---- packet classification -------------------------------------------------- */
+/* ---- pending probes --------------------------------------------------------- */
+
+#define SEEN_GEN_US (30 * US_PER_SEC)   /* a generation of the seen filter */
+
+static uint64_t addr_word(const vigil_addr *a, int i)
+{
+    uint64_t w;
+    memcpy(&w, a->bytes + 8 * i, sizeof w);
+    return w;
+}
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return x << r | x >> (64 - r);
+}
+
+/* The probe's direction matters; keyed, so spoofers cannot pick collisions. */
+static uint32_t tuple_hash(const struct portscan *ps, uint8_t group, const vigil_addr *src,
+                           uint16_t sport, const vigil_addr *dst, uint16_t dport)
+{
+    uint64_t h = ps->hash_key ^ ((uint64_t)group << 48 | (uint64_t)src->family << 40 |
+                                 (uint64_t)sport << 16 | dport);
+    h = mix64(h ^ addr_word(src, 0) ^ rotl64(addr_word(dst, 0), 32));
+    if (src->family == 6)
+        h = mix64(h ^ addr_word(src, 1) ^ rotl64(addr_word(dst, 1), 32));
+    return (uint32_t)(h >> 32);
+}
+
+static int pending_is(const struct pending *p, uint8_t group, const vigil_addr *src,
+                      uint16_t sport, const vigil_addr *dst, uint16_t dport)
+{
+    return p->group == group && p->sport == sport && p->dport == dport &&
+           addr_same(&p->src, src) && addr_same(&p->dst, dst);
+}
+
+/* The pending probe src:sport -> dst:dport (normalised addresses), or NULL. */
+static struct pending *pending_find(struct portscan *ps, uint8_t group, const vigil_addr *src,
+                                    uint16_t sport, const vigil_addr *dst, uint16_t dport)
+{
+    struct pending_ring *r = &ps->pend;
+    if (r->count == 0)
+        return NULL;
+    uint32_t h = tuple_hash(ps, group, src, sport, dst, dport);
+    for (uint32_t i = h & r->index_mask; r->index[i].pos; i = (i + 1) & r->index_mask) {
+        if (r->index[i].hash != h)
+            continue;
+        struct pending *p = &r->ring[r->index[i].pos - 1];
+        if (pending_is(p, group, src, sport, dst, dport))
+            return p;
+    }
+    return NULL;
+}
+
+static void index_add(struct pending_ring *r, uint32_t pos)
+{
+    uint32_t h = r->ring[pos].hash, i = h & r->index_mask;
+    while (r->index[i].pos)
+        i = (i + 1) & r->index_mask;
+    r->index[i] = (struct index_slot){ h, pos + 1 };
+}
+
+/* Linear probing without tombstones: later entries of the run shift back. */
+static void index_del(struct pending_ring *r, const struct pending *p)
+{
+    uint32_t m = r->index_mask, i = p->hash & m, pos = (uint32_t)(p - r->ring) + 1;
+    while (r->index[i].pos != pos)
+        i = (i + 1) & m;
+    for (uint32_t j = (i + 1) & m; r->index[j].pos; j = (j + 1) & m) {
+        uint32_t home = r->index[j].hash & m;
+        /* Move j into the hole at i unless its home lies in (i, j]. */
+        if (((j - home) & m) >= ((j - i) & m)) {
+            r->index[i] = r->index[j];
+            i = j;
+        }
+    }
+    r->index[i] = (struct index_slot){ 0, 0 };
+}
+
+/* ---- the seen filter ---- */
+
+/* An address as two words, zero beyond its length (no copy needed). */
+static uint64_t addr_half(const vigil_addr *a, int i)
+{
+    if (a->family == 6)
+        return addr_word(a, i);
+    uint32_t v4;
+    memcpy(&v4, a->bytes, 4);
+    return i ? 0 : v4;
+}
+
+/* Symmetric in the two endpoints, so both directions meet in one slot. */
+static uint32_t seen_slot(const struct portscan *ps, uint8_t group, const vigil_addr *a,
+                          uint16_t pa, const vigil_addr *b, uint16_t pb)
+{
+    uint64_t x = addr_half(a, 0) ^ rotl64(addr_half(a, 1), 17) ^ pa * 0x9E3779B97F4A7C15ULL;
+    uint64_t y = addr_half(b, 0) ^ rotl64(addr_half(b, 1), 17) ^ pb * 0x9E3779B97F4A7C15ULL;
+    uint64_t h = mix64((x + y) ^ rotl64(x ^ y, 29) ^ group);
+    return (uint32_t)(h >> 24) & ps->seen.mask;
+}
+
+static uint32_t seen_slot_of(const struct portscan *ps, const struct pending *p)
+{
+    return seen_slot(ps, p->group, &p->src, p->sport, &p->dst, p->dport);
+}
+
+/* Marked in this generation or the last; a flow still active is carried over. */
+static int seen_check(struct portscan *ps, uint32_t slot)
+{
+    uint8_t *g = &ps->seen.gen_of[slot];
+    if (*g == ps->seen.gen)
+        return 1;
+    if (*g == 0 || *g != ps->seen.prev)
+        return 0;
+    *g = ps->seen.gen;
+    return 1;
+}
+
+static void seen_mark(struct portscan *ps, uint32_t slot)
+{
+    ps->seen.gen_of[slot] = ps->seen.gen;
+}
+
+/* A new generation forgets the flows silent during the last two. */
+static void seen_rotate(struct portscan *ps)
+{
+    struct seen_filter *f = &ps->seen;
+    if (ps->now_us - f->gen_start_us < SEEN_GEN_US)
+        return;
+    f->prev = f->gen;
+    f->gen = f->gen == UINT8_MAX ? 1 : (uint8_t)(f->gen + 1);
+    /* Marks 255 generations old would pass for new ones. */
+    for (size_t i = 0; i <= f->mask; i++)
+        if (f->gen_of[i] == f->gen)
+            f->gen_of[i] = 0;
+    f->gen_start_us = ps->now_us;
+}
+
+/* ---- the ring ---- */
+
+/* An answer decided the probe. */
+static void resolve(struct portscan *ps, vigil_ctx *ctx, struct pending *p, uint8_t outcome)
+{
+    index_del(&ps->pend, p);
+    p->state = PS_DONE;
+    if (!portless(p->group))
+        seen_mark(ps, seen_slot_of(ps, p));     /* its later packets need nothing */
+    if (outcome_is_success(outcome))
+        record_success(ps, ctx, p, outcome);
+    else
+        record_failure(ps, ctx, p, outcome);
+}
+
+/*
+ * The oldest pending probe leaves. Open (SYN-ACK, no end seen) is a
+ * success; so is a stealth probe (FIN, ACK...) whose flow has since
+ * carried data, i.e. a live connection met mid-stream. Unanswered, it
+ * goes to the trackers as pending: a failure once response_timeout_sec
+ * has passed since it was sent, and a late answer still finds it there.
+ */
+static void pending_retire(struct portscan *ps, vigil_ctx *ctx)
+{
+    struct pending_ring *r = &ps->pend;
+    struct pending *p = &r->ring[r->head];
+    if (p->state != PS_DONE) {
+        index_del(r, p);
+        int live = p->group == PC_TCP_ANY && p->klass != PC_SYN &&
+                   seen_check(ps, seen_slot_of(ps, p));
+        if (p->state == PS_OPEN || live)
+            record_success(ps, ctx, p, live ? OC_REPLIED : OC_OPEN);
+        else
+            record_failure(ps, ctx, p, OC_PENDING);
+    }
+    r->head = r->head + 1 == r->cap ? 0 : r->head + 1;
+    r->count--;
+}
+
+/* Probes unanswered for response_timeout_sec leave the ring. */
+static void pending_expire(struct portscan *ps, vigil_ctx *ctx)
+{
+    struct pending_ring *r = &ps->pend;
+    while (r->count && ps->now_us - r->ring[r->head].ts_us >= ps->cfg.response_timeout_us)
+        pending_retire(ps, ctx);
+}
+
+/*
+ * A first packet that tries to reach a service waits for its answer.
+ * When the ring is full the oldest probe goes to the trackers early, as
+ * if timed out (counted: pending_overflows). A retry of a pending TCP or
+ * UDP flow is no new probe; every ICMP or ARP request is one. Returns 0
+ * when the packet cannot be a probe (group address, self, ...).
+ */
+static int probe(struct portscan *ps, vigil_ctx *ctx, uint8_t group, uint8_t klass,
+                 const vigil_addr *src, uint16_t sport, const vigil_addr *dst, uint16_t dport)
+{
+    if (addr_is_group(dst) || addr_is_zero(dst) || addr_is_zero(src) ||
+        src->family != dst->family || addr_eq(src, dst))
+        return 0;
+    vigil_addr s = addr_norm(src), d = addr_norm(dst);
+    struct pending *p = pending_find(ps, group, &s, sport, &d, dport);
+    if (p) {
+        if (!portless(group))
+            return 1;
+        if (p->probes < UINT16_MAX)
+            p->probes++;
+        ps->stats.probes++;
+        return 1;
+    }
+    struct pending_ring *r = &ps->pend;
+    if (r->count == r->cap) {
+        ps->stats.pending_overflows++;
+        pending_retire(ps, ctx);
+    }
+    uint32_t pos = r->head + r->count;
+    if (pos >= r->cap)
+        pos -= r->cap;
+    p = &r->ring[pos];
+    *p = (struct pending){ .src = s, .dst = d, .sport = sport, .dport = dport, .group = group,
+                           .klass = klass, .state = PS_PENDING, .probes = 1, .ts_us = ps->now_us };
+    p->hash = tuple_hash(ps, group, &s, sport, &d, dport);
+    index_add(r, pos);
+    r->count++;
+    ps->stats.probes++;
+    return 1;
+}
+
+/* The pending probe the packet answers (it goes responder -> prober). */
+static struct pending *answered(struct portscan *ps, uint8_t group, const vigil_packet *pkt,
+                                uint16_t sport, uint16_t dport)
+{
+    vigil_addr s = addr_norm(&pkt->src), d = addr_norm(&pkt->dst);
+    return pending_find(ps, group, &d, dport, &s, sport);
+}
+
+/* The pending probe of the packet's flow; *forward: the packet goes its way. */
+static struct pending *pending_of(struct portscan *ps, uint8_t group, const vigil_packet *pkt,
+                                  int *forward)
+{
+    vigil_addr s = addr_norm(&pkt->src), d = addr_norm(&pkt->dst);
+    struct pending *p = pending_find(ps, group, &s, pkt->sport, &d, pkt->dport);
+    *forward = p != NULL;
+    return p ? p : pending_find(ps, group, &d, pkt->dport, &s, pkt->sport);
+}
+
+/* ---- packets ------------------------------------------------------------------ */
 
 /* Is the first TCP segment of a flow a probe, and of which kind? */
 static uint8_t classify_tcp(uint8_t flags, uint32_t payload_wire_len)
@@ -1289,61 +1747,112 @@ static uint8_t classify_tcp(uint8_t flags, uint32_t payload_wire_len)
     return PC_ODD;
 }
 
-/* Claim the flow slot on a flow's first packet; returns the old slot value. */
-static void *flow_slot(struct portscan *ps, vigil_ctx *ctx, void *fresh)
+static uint32_t packet_seen_slot(const struct portscan *ps, uint8_t group, const vigil_packet *pkt)
 {
-    void *cur = ps->host->flow_state(ctx);
-    if (cur == NULL)
-        ps->host->set_flow_state(ctx, fresh);
-    return cur;
+    return seen_slot(ps, group, &pkt->src, pkt->sport, &pkt->dst, pkt->dport);
+}
+
+/* A reset: a refusal from the target, or a raw scanner dropping a SYN-ACK. */
+static void tcp_reset(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
+{
+    int forward;
+    struct pending *p = pending_of(ps, PC_TCP_ANY, pkt, &forward);
+    if (p) {
+        if (!forward && p->state == PS_PENDING)
+            resolve(ps, ctx, p, OC_REFUSED);
+        else if (forward && p->state == PS_OPEN)
+            resolve(ps, ctx, p, OC_HALF_OPEN);
+        return;
+    }
+    record_answer(ps, &pkt->dst, &pkt->src, PC_TCP_ANY, pkt->sport, OC_BIT(OC_PENDING), OC_REFUSED);
+    record_answer(ps, &pkt->src, &pkt->dst, PC_TCP_ANY, pkt->dport, OC_BIT(OC_OPEN), OC_HALF_OPEN);
+    seen_mark(ps, packet_seen_slot(ps, PC_TCP_ANY, pkt));
+}
+
+static void tcp_synack(struct portscan *ps, const vigil_packet *pkt)
+{
+    struct pending *p = answered(ps, PC_TCP_ANY, pkt, pkt->sport, pkt->dport);
+    if (p) {
+        if (p->klass == PC_SYN && p->state == PS_PENDING)
+            p->state = PS_OPEN;         /* decided by what the prober does next */
+        return;
+    }
+    uint32_t slot = packet_seen_slot(ps, PC_TCP_ANY, pkt);
+    if (seen_check(ps, slot))
+        return;
+    record_answer(ps, &pkt->dst, &pkt->src, PC_TCP_ANY, pkt->sport, OC_BIT(OC_PENDING), OC_OPEN);
+    seen_mark(ps, slot);                /* the initiator's ACK is no ACK probe */
+}
+
+/* A segment without SYN or RST on a flow with a pending probe. */
+static void tcp_on_pending(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt,
+                           struct pending *p, int forward)
+{
+    if (p->klass == PC_SYN) {
+        /* The prober acknowledges: the handshake is complete, connect(). */
+        if (forward && (pkt->tcp_flags & VIGIL_TCP_ACK))
+            resolve(ps, ctx, p, OC_COMPLETED);
+        return;
+    }
+    /* A stealth probe answered by anything but a reset: a live connection. */
+    if (!forward)
+        resolve(ps, ctx, p, OC_REPLIED);
 }
 
 static void handle_tcp(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
 {
     uint8_t f = pkt->tcp_flags;
-    uint8_t klass = PC_NONE;
-    void *slot = ps->host->flow_state(ctx);
-    if (slot == NULL) {
-        klass = classify_tcp(f, pkt->payload_wire_len);
-        ps->host->set_flow_state(ctx, klass == PC_SYN ? &ps->flow_watch : &ps->flow_done);
-        if (klass != PC_NONE)
-            record_probe(ps, ctx, &pkt->src, &pkt->dst, klass, pkt->dport);
+    if (f & VIGIL_TCP_RST) {
+        tcp_reset(ps, ctx, pkt);
+        return;
     }
-    if ((f & VIGIL_TCP_SYN) && (f & VIGIL_TCP_ACK)) {
-        record_answer(ps, &pkt->dst, &pkt->src, PC_TCP_ANY, pkt->sport,
-                      OC_BIT(OC_PENDING), OC_OPEN);
-    } else if (f & VIGIL_TCP_RST) {
-        record_answer(ps, &pkt->dst, &pkt->src, PC_TCP_ANY, pkt->sport,
-                      OC_BIT(OC_PENDING), OC_REFUSED);
-        record_answer(ps, &pkt->src, &pkt->dst, PC_TCP_ANY, pkt->dport,
-                      OC_BIT(OC_OPEN), OC_HALF_OPEN);
-        if (slot == &ps->flow_watch)
-            ps->host->set_flow_state(ctx, &ps->flow_done);
-    } else if (slot == &ps->flow_watch && (f & VIGIL_TCP_ACK)) {
-        /* The initiator's first ACK: the handshake is complete. */
-        record_answer(ps, &pkt->src, &pkt->dst, PC_TCP_ANY, pkt->dport,
-                      OC_BIT(OC_OPEN), OC_COMPLETED);
-        ps->host->set_flow_state(ctx, &ps->flow_done);
+    if (f & VIGIL_TCP_SYN) {
+        if (f & VIGIL_TCP_ACK)
+            tcp_synack(ps, pkt);
+        else
+            probe(ps, ctx, PC_TCP_ANY, PC_SYN, &pkt->src, pkt->sport, &pkt->dst, pkt->dport);
+        return;
     }
+    uint32_t slot = packet_seen_slot(ps, PC_TCP_ANY, pkt);
+    uint8_t klass = classify_tcp(f, pkt->payload_wire_len);
+    if (klass == PC_NONE) {
+        /* Data or FIN+ACK: never a probe. A plain store, no lookup: later bare ACKs are no probes. */
+        seen_mark(ps, slot);
+        return;
+    }
+    if (seen_check(ps, slot))
+        return;                         /* a bare ACK of an established flow */
+    int forward;
+    struct pending *p = pending_of(ps, PC_TCP_ANY, pkt, &forward);
+    if (p)
+        tcp_on_pending(ps, ctx, pkt, p, forward);
+    else if (!probe(ps, ctx, PC_TCP_ANY, klass, &pkt->src, pkt->sport, &pkt->dst, pkt->dport))
+        seen_mark(ps, slot);
 }
 
 static void handle_udp(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
 {
-    void *slot = flow_slot(ps, ctx, &ps->flow_watch);
-    if (slot == NULL) {
-        record_probe(ps, ctx, &pkt->src, &pkt->dst, PC_UDP, pkt->dport);
-    } else if (slot == &ps->flow_watch) {
-        if (record_answer(ps, &pkt->dst, &pkt->src, PC_UDP, pkt->sport,
-                          OC_BIT(OC_PENDING), OC_REPLIED))
-            ps->host->set_flow_state(ctx, &ps->flow_done);
+    uint32_t slot = packet_seen_slot(ps, PC_UDP, pkt);
+    if (seen_check(ps, slot))
+        return;
+    int forward;
+    struct pending *p = pending_of(ps, PC_UDP, pkt, &forward);
+    if (p) {
+        if (!forward && p->state == PS_PENDING)
+            resolve(ps, ctx, p, OC_REPLIED);
+        return;
     }
+    if (record_answer(ps, &pkt->dst, &pkt->src, PC_UDP, pkt->sport, OC_BIT(OC_PENDING),
+                      OC_REPLIED) ||
+        !probe(ps, ctx, PC_UDP, PC_UDP, &pkt->src, pkt->sport, &pkt->dst, pkt->dport))
+        seen_mark(ps, slot);
 }
 
 /* The probe an ICMP error quotes. */
 struct quoted {
     vigil_addr src, dst;
     uint8_t proto;
-    uint16_t dport;
+    uint16_t sport, dport;
 };
 
 static int parse_quoted_v4(const uint8_t *p, size_t len, struct quoted *q)
@@ -1357,8 +1866,10 @@ static int parse_quoted_v4(const uint8_t *p, size_t len, struct quoted *q)
     q->src.family = q->dst.family = 4;
     memcpy(q->src.bytes, p + 12, 4);
     memcpy(q->dst.bytes, p + 16, 4);
-    if (len >= ihl + 4)
+    if (len >= ihl + 4) {
+        q->sport = (uint16_t)(p[ihl] << 8 | p[ihl + 1]);
         q->dport = (uint16_t)(p[ihl + 2] << 8 | p[ihl + 3]);
+    }
     return 1;
 }
 
@@ -1370,8 +1881,10 @@ static int parse_quoted_v6(const uint8_t *p, size_t len, struct quoted *q)
     q->src.family = q->dst.family = 6;
     memcpy(q->src.bytes, p + 8, 16);
     memcpy(q->dst.bytes, p + 24, 16);
-    if (len >= 44)
+    if (len >= 44) {
+        q->sport = (uint16_t)(p[40] << 8 | p[41]);
         q->dport = (uint16_t)(p[42] << 8 | p[43]);
+    }
     return 1;
 }
 
@@ -1399,24 +1912,30 @@ static int parse_quoted(const vigil_packet *pkt, struct quoted *q)
     return parse_quoted_v6(l3 + 48, len - 48, q);
 }
 
+
 /* An ICMP error about one of our probes: unreachable or expired in transit. */
-static void handle_icmp_error(struct portscan *ps, const vigil_packet *pkt, uint8_t to)
+static void handle_icmp_error(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt,
+                              uint8_t to)
 {
     struct quoted q;
     if (!parse_quoted(pkt, &q) || !addr_eq(&q.src, &pkt->dst))
         return;
     uint8_t group;
-    uint16_t port = q.dport;
     if (q.proto == IPPROTO_TCP_)
         group = PC_TCP_ANY;
     else if (q.proto == IPPROTO_UDP_)
         group = PC_UDP;
     else if (q.proto == IPPROTO_ICMP_ || q.proto == IPPROTO_ICMPV6_) {
         group = PC_ICMP;
-        port = 0;
+        q.sport = q.dport = 0;
     } else
         return;
-    record_answer(ps, &q.src, &q.dst, group, port, OC_BIT(OC_PENDING), to);
+    vigil_addr s = addr_norm(&q.src), d = addr_norm(&q.dst);
+    struct pending *p = pending_find(ps, group, &s, q.sport, &d, q.dport);
+    if (p == NULL)
+        record_answer(ps, &q.src, &q.dst, group, q.dport, OC_BIT(OC_PENDING), to);
+    else if (p->state == PS_PENDING)
+        resolve(ps, ctx, p, to);
 }
 
 enum icmp_role { ICMP_OTHER, ICMP_PROBE, ICMP_REPLY, ICMP_UNREACH, ICMP_EXPIRED };
@@ -1441,20 +1960,31 @@ static enum icmp_role icmp_role(int v6, uint8_t type)
     }
 }
 
+/* A reply (ICMP echo, ARP) from pkt->src to the prober pkt->dst. */
+static void portless_reply(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt,
+                           uint8_t group)
+{
+    struct pending *p = answered(ps, group, pkt, 0, 0);
+    if (p == NULL)
+        record_answer(ps, &pkt->dst, &pkt->src, group, 0, OC_BIT(OC_PENDING), OC_REPLIED);
+    else if (p->state == PS_PENDING)
+        resolve(ps, ctx, p, OC_REPLIED);
+}
+
 static void handle_icmp(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
 {
     switch (icmp_role(pkt->ip_proto == IPPROTO_ICMPV6_, pkt->icmp_type)) {
     case ICMP_PROBE:
-        record_probe(ps, ctx, &pkt->src, &pkt->dst, PC_ICMP, 0);
+        probe(ps, ctx, PC_ICMP, PC_ICMP, &pkt->src, 0, &pkt->dst, 0);
         break;
     case ICMP_REPLY:
-        record_answer(ps, &pkt->dst, &pkt->src, PC_ICMP, 0, OC_BIT(OC_PENDING), OC_REPLIED);
+        portless_reply(ps, ctx, pkt, PC_ICMP);
         break;
     case ICMP_UNREACH:
-        handle_icmp_error(ps, pkt, OC_UNREACH);
+        handle_icmp_error(ps, ctx, pkt, OC_UNREACH);
         break;
     case ICMP_EXPIRED:
-        handle_icmp_error(ps, pkt, OC_TRANSIT);
+        handle_icmp_error(ps, ctx, pkt, OC_TRANSIT);
         break;
     default:
         break;
@@ -1476,10 +2006,10 @@ static void handle_fragment(struct portscan *ps, vigil_ctx *ctx, const vigil_pac
         return;
     const uint8_t *l4 = l3 + ihl;
     size_t l4_len = pkt->l3_len - ihl;
-    uint16_t dport = (uint16_t)(l4[2] << 8 | l4[3]);
+    uint16_t sport = (uint16_t)(l4[0] << 8 | l4[1]), dport = (uint16_t)(l4[2] << 8 | l4[3]);
     uint8_t klass = l4_len >= 14 ? classify_tcp(l4[13], 0) : PC_FRAG;
     if (klass != PC_NONE)
-        record_probe(ps, ctx, &pkt->src, &pkt->dst, klass, dport);
+        probe(ps, ctx, PC_TCP_ANY, klass, &pkt->src, sport, &pkt->dst, dport);
 }
 
 static void handle_arp(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
@@ -1487,9 +2017,9 @@ static void handle_arp(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *
     if (pkt->src.family != 4 || pkt->dst.family != 4)
         return;
     if (pkt->arp_op == 1)
-        record_probe(ps, ctx, &pkt->src, &pkt->dst, PC_ARP, 0);
+        probe(ps, ctx, PC_ARP, PC_ARP, &pkt->src, 0, &pkt->dst, 0);
     else if (pkt->arp_op == 2)
-        record_answer(ps, &pkt->dst, &pkt->src, PC_ARP, 0, OC_BIT(OC_PENDING), OC_REPLIED);
+        portless_reply(ps, ctx, pkt, PC_ARP);
 }
 
 static void handle_ip(struct portscan *ps, vigil_ctx *ctx, const vigil_packet *pkt)
@@ -1542,6 +2072,8 @@ static void ps_on_tick(void *state, vigil_ctx *ctx, int64_t now_us)
 {
     struct portscan *ps = state;
     advance_clock(ps, now_us);
+    seen_rotate(ps);
+    pending_expire(ps, ctx);
     expire_sources(ps, ctx);
     run_watch_list(ps, ctx, 0);
 }
@@ -1549,31 +2081,29 @@ static void ps_on_tick(void *state, vigil_ctx *ctx, int64_t now_us)
 static void ps_on_finish(void *state, vigil_ctx *ctx)
 {
     struct portscan *ps = state;
+    while (ps->pend.count)
+        pending_retire(ps, ctx);        /* no answer can come any more */
     run_watch_list(ps, ctx, 1);
     const struct counters *c = &ps->stats;
     ps->host->log(ctx, VIGIL_LOG_INFO,
                   "probes=%" PRIu64 " alerts=%" PRIu64 " sources_tracked=%" PRIu32
                   " sources_peak=%" PRIu32 " sources_created=%" PRIu64
                   " sources_evicted_cap=%" PRIu64 " sources_evicted_memory=%" PRIu64
-                  " sources_expired=%" PRIu64 " trackers_evicted=%" PRIu64
-                  " item_cap_hits=%" PRIu64 " memory_refusals=%" PRIu64 " memory_bytes=%zu",
+                  " sources_expired=%" PRIu64 " trackers_created=%" PRIu64
+                  " trackers_evicted=%" PRIu64 " item_cap_hits=%" PRIu64
+                  " memory_refusals=%" PRIu64 " pending_overflows=%" PRIu64
+                  " memory_bytes=%zu",
                   c->probes, c->alerts, ps->nsources, c->peak_sources, c->sources_created,
                   c->sources_evicted_cap, c->sources_evicted_memory, c->sources_expired,
-                  c->trackers_evicted, c->item_cap_hits, c->memory_refusals, ps->mem_bytes);
-}
-
-static void ps_flow_free(void *state, void *flow_state)
-{
-    /* Flow slots only ever hold the two markers inside the state. */
-    (void)state;
-    (void)flow_state;
+                  c->trackers_created, c->trackers_evicted, c->item_cap_hits,
+                  c->memory_refusals, c->pending_overflows, ps->mem_bytes);
 }
 
 static int host_usable(const vigil_host_api *host)
 {
     return host && host->abi_major == VIGIL_ABI_MAJOR &&
-           HAS_MEMBER(host, vigil_host_api, set_flow_state) && host->log &&
-           host->emit_alert && host->config_int && host->flow_state && host->set_flow_state;
+           HAS_MEMBER(host, vigil_host_api, config_int) && host->log && host->emit_alert &&
+           host->config_int;
 }
 
 static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct ps_config *cfg)
@@ -1591,12 +2121,46 @@ static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct ps_con
     return VIGIL_OK;
 }
 
+
 static uint64_t random_key(void)
 {
     uint64_t key = 0x5bd1e9955bd1e995ULL;
     if (getentropy(&key, sizeof key) != 0)
         key = 0x5bd1e9955bd1e995ULL; /* still correct, just predictable */
     return key;
+}
+
+static uint32_t pow2_at_least(uint64_t n, uint32_t max)
+{
+    uint32_t p = 16;
+    while (p < n && p < max)
+        p *= 2;
+    return p;
+}
+
+/*
+ * The fixed-size parts, allocated once outside memcap_mb: the source
+ * hash table, the pending ring and its index, the seen filter.
+ */
+static int allocate_tables(struct portscan *ps)
+{
+    uint32_t nb = pow2_at_least((uint64_t)ps->cfg.max_sources, 1u << 24);
+    ps->buckets = calloc(nb, sizeof *ps->buckets);
+    ps->bucket_mask = nb - 1;
+    struct pending_ring *r = &ps->pend;
+    r->cap = (uint32_t)ps->cfg.pending_max;
+    r->ring = calloc(r->cap, sizeof *r->ring);
+    uint32_t ni = pow2_at_least((uint64_t)r->cap * 2, 1u << 30);
+    r->index = calloc(ni, sizeof *r->index);
+    r->index_mask = ni - 1;
+    /* About 1.5% of the slots in use per pending_max flows a generation. */
+    uint32_t ns = pow2_at_least((uint64_t)r->cap * 64, 1u << 28);
+    ps->seen.gen_of = calloc(ns, 1);
+    ps->seen.mask = ns - 1;
+    ps->seen.gen = 1;
+    ps->tbuckets = ps_alloc(ps, TRACKER_BUCKETS * sizeof *ps->tbuckets);
+    ps->tbucket_mask = TRACKER_BUCKETS - 1;
+    return ps->buckets && r->ring && r->index && ps->seen.gen_of && ps->tbuckets;
 }
 
 static void ps_fini(void *state);
@@ -1610,27 +2174,16 @@ static int ps_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         return VIGIL_ENOMEM;
     ps->host = host;
     ps->now_us = INT64_MIN / 2;
+    ps->seen.gen_start_us = INT64_MIN / 2;
     int rc = read_config(ctx, host, &ps->cfg);
     if (rc != VIGIL_OK) {
         free(ps);
         return rc;
     }
-    uint32_t nb = 16;
-    while (nb < (uint64_t)ps->cfg.max_sources && nb < (1u << 24))
-        nb *= 2;
-    /* Sized by max_sources once; outside memcap, which covers what grows. */
-    ps->buckets = calloc(nb, sizeof *ps->buckets);
-    if (ps->buckets == NULL) {
+    if (!allocate_tables(ps)) {
         ps_fini(ps);
         return VIGIL_ENOMEM;
     }
-    ps->bucket_mask = nb - 1;
-    ps->tbuckets = ps_alloc(ps, TRACKER_BUCKETS * sizeof *ps->tbuckets);
-    if (ps->tbuckets == NULL) {
-        ps_fini(ps);
-        return VIGIL_ENOMEM;
-    }
-    ps->tbucket_mask = TRACKER_BUCKETS - 1;
     ps->hash_key = random_key();
     *state = ps;
     return VIGIL_OK;
@@ -1645,20 +2198,22 @@ static void ps_fini(void *state)
         source_drop(ps, NULL, ps->lru_head, 1);
     free(ps->tbuckets);
     free(ps->buckets);
+    free(ps->pend.ring);
+    free(ps->pend.index);
+    free(ps->seen.gen_of);
     free(ps);
 }
 
 static const vigil_plugin portscan_plugin = {
     VIGIL_PLUGIN_HEADER,
     .name = "portscan",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "vertical port scans (SYN/FIN/NULL/XMAS/ACK/connect/UDP) and horizontal host sweeps",
     .init = ps_init,
     .fini = ps_fini,
     .on_packet = ps_on_packet,
     .on_tick = ps_on_tick,
     .on_finish = ps_on_finish,
-    .flow_free = ps_flow_free,
 };
 
 VIGIL_EXPORT const vigil_plugin *vigil_plugin_entry(void)

@@ -814,6 +814,32 @@ static void test_memcap(void **st)
     host_free(ctx);
 }
 
+/* A busy benign client: 10,000 successful connections create no tracker. */
+static void test_successes_cost_little(void **st)
+{
+    (void)st;
+    vigil_ctx *ctx = host_new(NULL, 0);
+    uint32_t client = IP(192, 168, 7, 7);
+    for (int i = 0; i < 10000; i++) {
+        int64_t ts = T0 + (int64_t)i * 1000;
+        uint32_t server = IP(203, 0, (uint32_t)(i / 250) % 40, (uint32_t)(i % 250) + 1);
+        uint16_t sport = (uint16_t)(20000 + i), dport = (uint16_t)(1 + i % 1000);
+        tcp(ctx, ts, client, sport, server, dport, SYN);
+        tcp(ctx, ts + 100, server, dport, client, sport, SYN | ACK);
+        tcp(ctx, ts + 200, client, sport, server, dport, ACK);
+        tcp(ctx, ts + 300, client, sport, server, dport, PSH | ACK);
+        tcp(ctx, ts + 400, server, dport, client, sport, ACK);
+    }
+    host_finish(ctx);
+    assert_int_equal(ctx->nalerts, 0);
+    assert_int_equal(log_counter(ctx->last_log, "probes"), 10000);
+    assert_int_equal(log_counter(ctx->last_log, "trackers_created"), 0);
+    assert_int_equal(log_counter(ctx->last_log, "sources_created"), 1);
+    /* The empty tracker index (8 KB) and one source record. */
+    assert_true(log_counter(ctx->last_log, "memory_bytes") < 8192 + 1024);
+    host_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_source_cap_flood),
         cmocka_unit_test(test_memcap),
+        cmocka_unit_test(test_successes_cost_little),
     };
     return cmocka_run_group_tests(tests, load_plugin, unload_plugin) != 0;
 }

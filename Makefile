@@ -216,10 +216,14 @@ install: all
 	    -e 's|@PLUGINDIR@|$(PLUGINDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    vigil.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
+	install -d $(DESTDIR)$(DATADIR)/man/man8 $(DESTDIR)$(DATADIR)/man/man3
+	install -m 0644 docs/vigil.8 $(DESTDIR)$(DATADIR)/man/man8/vigil.8
+	install -m 0644 docs/vigil-plugin.3 $(DESTDIR)$(DATADIR)/man/man3/vigil-plugin.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h \
-	  $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc
+	  $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc $(DESTDIR)$(DATADIR)/man/man8/vigil.8 \
+	  $(DESTDIR)$(DATADIR)/man/man3/vigil-plugin.3
 	rm -rf $(DESTDIR)$(PLUGINDIR)
 
 clean:

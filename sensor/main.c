@@ -12,7 +12,9 @@
 #include "capture.h"
 #include "engine.h"
 #include "log.h"
+#include "progress.h"
 #include "reasm.h"
+#include "report.h"
 #include "vigil-paths.h"
 #include "vigil/plugin.h"
 
@@ -45,6 +47,7 @@ struct cli {
     int quiet;
     int list_plugins;
     int test_config;             /* -T: load rules and plugins, then exit */
+    const char *report_path;     /* --report: HTML report of the replay's EVE */
     char **settings;            /* --set section.key=value, -S, --check-rules */
     size_t nsettings;
     char settings_buf[2][PATH_MAX + 64];
@@ -60,6 +63,7 @@ static void usage(FILE *out)
     fprintf(out,
 "Usage: vigil [options] -r PATH [PATH...]   replay capture files or directories\n"
 "       vigil [options] -i IFACE            capture live on an interface\n"
+"       vigil report [options] EVE_FILE     HTML report of an EVE file (see vigil report -h)\n"
 "\n"
 "Input:\n"
 "  -r PATH            pcap/pcapng file or directory; several are read as one\n"
@@ -72,8 +76,9 @@ static void usage(FILE *out)
 "Output:\n"
 "  --eve FILE         EVE JSON alerts and stats to FILE ('-' = stdout, the default)\n"
 "  -l DIR             write EVE JSON to DIR/eve.json\n"
+"  --report FILE      after a replay, write an HTML report of its alerts to FILE\n"
 "  --stats-interval S live mode: a stats event every S seconds (default 60)\n"
-"  -q                 no summary on stderr\n"
+"  -q                 no summary or progress bar on stderr\n"
 "  -v                 more detector messages (repeat for debug)\n"
 "Detectors:\n"
 "  -P DIR             plugin directory (default: %s)\n"
@@ -149,7 +154,7 @@ static int parse_int(const char *s, int min, int max, int *out)
 }
 
 enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC, OPT_SET,
-       OPT_CHECK_RULES };
+       OPT_CHECK_RULES, OPT_REPORT };
 
 /* Settings from the command line go through the same parser as the files. */
 static void add_setting(struct cli *c, char *text)
@@ -176,6 +181,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         { "no-promisc", no_argument, NULL, OPT_NOPROMISC },
         { "set", required_argument, NULL, OPT_SET },
         { "check-rules", required_argument, NULL, OPT_CHECK_RULES },
+        { "report", required_argument, NULL, OPT_REPORT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -199,6 +205,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case 'v': c->verbosity++; break;
         case OPT_EVE: c->eve_path = optarg; break;
         case OPT_LIST: c->list_plugins = 1; break;
+        case OPT_REPORT: c->report_path = optarg; break;
         case 'T': c->test_config = 1; break;
         case OPT_SET: add_setting(c, optarg); break;
         case 'S': add_signature_setting(c, 0, "rule_files", optarg); break;
@@ -247,6 +254,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
 
 static int resolve_outputs(struct cli *c)
 {
+    if (c->report_path && (c->iface || (c->eve_path && strcmp(c->eve_path, "-") == 0) ||
+                           (!c->eve_path && !c->log_dir))) {
+        vigil_err("--report needs a replay (-r) writing to --eve FILE or -l DIR");
+        return -1;
+    }
     if (c->eve_path && c->log_dir) {
         vigil_err("use either --eve FILE or -l DIR, not both");
         return -1;
@@ -285,10 +297,26 @@ static void live_idle(void *user)
     vigil_engine_idle(lc->engine, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000);
 }
 
-static void engine_packet(void *user, int dlt, const struct pcap_pkthdr *h,
+struct replay_ctx {
+    struct vigil_engine *engine;
+    struct vigil_capture *capture;
+    struct vigil_progress progress;
+};
+
+static void replay_progress(struct replay_ctx *rc, int force)
+{
+    uint64_t done, total;
+    vigil_capture_position(rc->capture, &done, &total);
+    vigil_progress_draw(&rc->progress, done, total, vigil_engine_alert_count(rc->engine), force);
+}
+
+static void replay_packet(void *user, int dlt, const struct pcap_pkthdr *h,
                           const uint8_t *data)
 {
-    vigil_engine_packet(user, dlt, h, data);
+    struct replay_ctx *rc = user;
+    vigil_engine_packet(rc->engine, dlt, h, data);
+    if (vigil_progress_tick(&rc->progress))
+        replay_progress(rc, 0);
 }
 
 static void live_packet(void *user, int dlt, const struct pcap_pkthdr *h,
@@ -357,11 +385,19 @@ static int run(struct cli *c)
         broken = vigil_capture_live(cap, live_packet, live_idle, &lc, 200, &g_stop);
         update_kernel_stats(&lc);
     } else {
-        broken = vigil_capture_replay(cap, engine_packet, e, &g_stop);
+        /* The bar would tangle with EVE lines written to the same terminal. */
+        struct replay_ctx rc = { .engine = e, .capture = cap };
+        vigil_progress_init(&rc.progress, stderr,
+                            c->quiet || (strcmp(c->eve_path, "-") == 0 && isatty(STDOUT_FILENO)));
+        broken = vigil_capture_replay(cap, replay_packet, &rc, &g_stop);
+        vigil_progress_finish(&rc.progress);
     }
     int out_failed = vigil_engine_finish(e) < 0;
     vigil_engine_free(e);
     vigil_capture_close(cap);
+    if (c->report_path && !out_failed &&
+        vigil_report_file(c->eve_path, c->report_path, c->quiet) != 0)
+        out_failed = 1;
     return (broken || out_failed) ? EXIT_INPUT : EXIT_OK;
 }
 
@@ -369,6 +405,8 @@ int main(int argc, char **argv)
 {
     struct cli c;
     memset(&c, 0, sizeof c);
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return vigil_report_main(argc - 1, argv + 1);
     if (parse_args(&c, argc, argv) < 0) {
         free(c.paths);
         free(c.settings);

@@ -248,7 +248,10 @@ case_out_of_tree_plugin() {
 
 # --- other suites ---------------------------------------------------------
 case_scripts() {
-    for s in "$ROOT"/tests/e2e/corpus_*.sh "$ROOT"/tests/e2e/live_*.sh; do
+    for s in "$ROOT"/tests/e2e/corpus_*.sh "$ROOT"/tests/e2e/live_*.sh \
+        "$ROOT"/tests/e2e/report_chromium.sh "$ROOT"/tests/e2e/manpage_sync.sh \
+        "$ROOT"/tests/e2e/plugin_doc.sh "$ROOT"/tests/e2e/share_*.sh \
+        "$ROOT"/tests/e2e/fleet_*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
         VIGIL=$VIGIL SHARED=$SHARED sh "$s" >"$TMP/$name.log" 2>&1

@@ -187,6 +187,8 @@ static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
         int known = strcmp(c->section, CORE_SECTION) == 0;
         for (size_t p = 0; !known && p < vigil_plugin_host_count(e->plugins); p++)
             known = strcmp(c->section, vigil_plugin_host_name(e->plugins, p)) == 0;
+        for (size_t o = 0; !known && o < e->noutputs; o++)
+            known = strcmp(c->section, e->outputs[o].name) == 0;
         if (known) {
             vigil_seterr(err, errlen, "%s:%d: unknown setting '%s' in [%s]", c->file,
                          c->line, c->key, c->section);
@@ -270,7 +272,13 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         names[i] = vigil_plugin_host_name(e->plugins, i);
     e->filter = vigil_alert_filter_new(&e->cfg, names, nplugins < 64 ? nplugins : 64,
                                        err, errlen);
-    if (e->filter == NULL || check_unused(e, err, errlen) < 0)
+    if (e->filter == NULL)
+        goto fail;
+    if (open_outputs(e, err, errlen) < 0) {
+        *exit_code = 1;
+        goto fail;
+    }
+    if (check_unused(e, err, errlen) < 0)
         goto fail;
     e->alerts_by_plugin = calloc(nplugins + 1, sizeof *e->alerts_by_plugin);
     e->flows = vigil_flow_table_new((size_t)max_flows, nplugins, timeouts,
@@ -284,10 +292,6 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
     e->reasm_open = 1;
-    if (open_outputs(e, err, errlen) < 0) {
-        *exit_code = 1;
-        goto fail;
-    }
     return e;
 fail:
     vigil_engine_free(e);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "progress.h"
 #include "reasm.h"
+#include "collect.h"
 #include "report.h"
 #include "vigil-paths.h"
 #include "vigil/plugin.h"
@@ -51,6 +52,8 @@ struct cli {
     char **settings;            /* --set section.key=value, -S, --check-rules */
     size_t nsettings;
     char settings_buf[2][PATH_MAX + 64];
+    struct vigil_output_spec outputs[6];
+    size_t noutputs;
     int stats_interval_sec;
     struct vigil_live_options live;
     char eve_buf[PATH_MAX];
@@ -64,6 +67,7 @@ static void usage(FILE *out)
 "Usage: vigil [options] -r PATH [PATH...]   replay capture files or directories\n"
 "       vigil [options] -i IFACE            capture live on an interface\n"
 "       vigil report [options] EVE_FILE     HTML report of an EVE file (see vigil report -h)\n"
+"       vigil collect [options]             merge alerts from a Redis stream (see vigil collect -h)\n"
 "\n"
 "Input:\n"
 "  -r PATH            pcap/pcapng file or directory; several are read as one\n"
@@ -77,6 +81,7 @@ static void usage(FILE *out)
 "  --eve FILE         EVE JSON alerts and stats to FILE ('-' = stdout, the default)\n"
 "  -l DIR             write EVE JSON to DIR/eve.json\n"
 "  --report FILE      after a replay, write an HTML report of its alerts to FILE\n"
+"  --redis T          also publish alerts and stats to a Redis stream (HOST:PORT or unix:PATH)\n"
 "  --stats-interval S live mode: a stats event every S seconds (default 60)\n"
 "  -q                 no summary or progress bar on stderr\n"
 "  -v                 more detector messages (repeat for debug)\n"
@@ -154,7 +159,17 @@ static int parse_int(const char *s, int min, int max, int *out)
 }
 
 enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC, OPT_SET,
-       OPT_CHECK_RULES, OPT_REPORT };
+       OPT_CHECK_RULES, OPT_REPORT, OPT_REDIS };
+
+/* Sinks besides EVE, in the order given. */
+static void add_output(struct cli *c, const char *kind, const char *target)
+{
+    if (c->noutputs < sizeof c->outputs / sizeof c->outputs[0]) {
+        c->outputs[c->noutputs].kind = kind;
+        c->outputs[c->noutputs].target = target;
+        c->noutputs++;
+    }
+}
 
 /* Settings from the command line go through the same parser as the files. */
 static void add_setting(struct cli *c, char *text)
@@ -182,6 +197,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         { "set", required_argument, NULL, OPT_SET },
         { "check-rules", required_argument, NULL, OPT_CHECK_RULES },
         { "report", required_argument, NULL, OPT_REPORT },
+        { "redis", required_argument, NULL, OPT_REDIS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -206,6 +222,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case OPT_EVE: c->eve_path = optarg; break;
         case OPT_LIST: c->list_plugins = 1; break;
         case OPT_REPORT: c->report_path = optarg; break;
+        case OPT_REDIS: add_output(c, "redis", optarg); break;
         case 'T': c->test_config = 1; break;
         case OPT_SET: add_setting(c, optarg); break;
         case 'S': add_signature_setting(c, 0, "rule_files", optarg); break;
@@ -363,6 +380,8 @@ static int run(struct cli *c)
         .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
         .settings = c->settings,
         .nsettings = c->nsettings,
+        .outputs = c->outputs,
+        .noutputs = c->noutputs,
     };
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
@@ -407,6 +426,8 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (argc > 1 && strcmp(argv[1], "report") == 0)
         return vigil_report_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "collect") == 0)
+        return vigil_collect_main(argc - 1, argv + 1);
     if (parse_args(&c, argc, argv) < 0) {
         free(c.paths);
         free(c.settings);

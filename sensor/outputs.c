@@ -4,6 +4,7 @@
 #include "log.h"
 #include "output.h"
 #include "outputs.h"
+#include "redis_out.h"
 
 typedef int (*open_fn)(const char *target, const struct vigil_output_env *env,
                        struct vigil_output *out, char *err, size_t errlen);
@@ -13,6 +14,7 @@ static const struct {
     open_fn open;
 } sink_kinds[] = {
     { "eve", vigil_output_open_eve },
+    { "redis", vigil_output_open_redis },
 };
 
 int vigil_outputs_open(const char *kind, const char *target,

@@ -82,6 +82,9 @@ static void usage(FILE *out)
 "  -l DIR             write EVE JSON to DIR/eve.json\n"
 "  --report FILE      after a replay, write an HTML report of its alerts to FILE\n"
 "  --redis T          also publish alerts and stats to a Redis stream (HOST:PORT or unix:PATH)\n"
+"  --stix FILE        also write shareable STIX 2.1 bundles (policy: rules/sharing.conf)\n"
+"  --misp FILE        also write shareable MISP events (same policy)\n"
+"  --taxii URL        also push STIX bundles to a TAXII 2.1 collection (spooled)\n"
 "  --stats-interval S live mode: a stats event every S seconds (default 60)\n"
 "  -q                 no summary or progress bar on stderr\n"
 "  -v                 more detector messages (repeat for debug)\n"
@@ -159,7 +162,7 @@ static int parse_int(const char *s, int min, int max, int *out)
 }
 
 enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC, OPT_SET,
-       OPT_CHECK_RULES, OPT_REPORT, OPT_REDIS };
+       OPT_CHECK_RULES, OPT_REPORT, OPT_REDIS, OPT_STIX, OPT_MISP, OPT_TAXII };
 
 /* Sinks besides EVE, in the order given. */
 static void add_output(struct cli *c, const char *kind, const char *target)
@@ -198,6 +201,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
         { "check-rules", required_argument, NULL, OPT_CHECK_RULES },
         { "report", required_argument, NULL, OPT_REPORT },
         { "redis", required_argument, NULL, OPT_REDIS },
+        { "stix", required_argument, NULL, OPT_STIX },
+        { "misp", required_argument, NULL, OPT_MISP },
+        { "taxii", required_argument, NULL, OPT_TAXII },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -223,6 +229,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case OPT_LIST: c->list_plugins = 1; break;
         case OPT_REPORT: c->report_path = optarg; break;
         case OPT_REDIS: add_output(c, "redis", optarg); break;
+        case OPT_STIX: add_output(c, "stix", optarg); break;
+        case OPT_MISP: add_output(c, "misp", optarg); break;
+        case OPT_TAXII: add_output(c, "taxii", optarg); break;
         case 'T': c->test_config = 1; break;
         case OPT_SET: add_setting(c, optarg); break;
         case 'S': add_signature_setting(c, 0, "rule_files", optarg); break;

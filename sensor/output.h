@@ -28,6 +28,9 @@ struct vigil_output {
                  const struct vigil_detector_count *det, size_t ndet);
     /* Flush and release; 0, or -1 if anything was lost (say so on stderr). */
     int (*close)(void *self);
+    /* Reopen files after rotation (SIGHUP), between records; NULL if the
+     * sink has no file. 0 or -1. */
+    int (*reopen)(void *self);
 };
 
 /* What a sink may need when it opens. */

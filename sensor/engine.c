@@ -177,6 +177,13 @@ static int read_home_net(struct vigil_engine *e, char *err, size_t errlen)
     return 0;
 }
 
+/* The sinks that share alerts follow the [sharing] policy. */
+static int output_shares(const struct vigil_output *o)
+{
+    return strcmp(o->name, "stix") == 0 || strcmp(o->name, "misp") == 0 ||
+           strcmp(o->name, "taxii") == 0;
+}
+
 /* A setting nobody read is a typo or a detector that is not loaded. */
 static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
 {
@@ -188,7 +195,8 @@ static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
         for (size_t p = 0; !known && p < vigil_plugin_host_count(e->plugins); p++)
             known = strcmp(c->section, vigil_plugin_host_name(e->plugins, p)) == 0;
         for (size_t o = 0; !known && o < e->noutputs; o++)
-            known = strcmp(c->section, e->outputs[o].name) == 0;
+            known = strcmp(c->section, e->outputs[o].name) == 0 ||
+                    (strcmp(c->section, "sharing") == 0 && output_shares(&e->outputs[o]));
         if (known) {
             vigil_seterr(err, errlen, "%s:%d: unknown setting '%s' in [%s]", c->file,
                          c->line, c->key, c->section);

@@ -5,6 +5,7 @@
 #include "output.h"
 #include "outputs.h"
 #include "redis_out.h"
+#include "share.h"
 
 typedef int (*open_fn)(const char *target, const struct vigil_output_env *env,
                        struct vigil_output *out, char *err, size_t errlen);
@@ -15,6 +16,8 @@ static const struct {
 } sink_kinds[] = {
     { "eve", vigil_output_open_eve },
     { "redis", vigil_output_open_redis },
+    { "stix", vigil_output_open_stix },
+    { "misp", vigil_output_open_misp },
 };
 
 int vigil_outputs_open(const char *kind, const char *target,

@@ -120,6 +120,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRC_fuzz_decode := sensor/decode.c
 FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c
 FUZZ_SRC_fuzz_dns :=
+FUZZ_SRC_fuzz_rules :=
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
@@ -145,6 +146,7 @@ fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-
 	@$(BUILD)/fuzz/fuzz_decode-replay $(BUILD)/fuzz-seeds/decode | sed 's/^/fuzz_decode: /'
 	@$(BUILD)/fuzz/fuzz_config-replay rules tests/fuzz/config-seeds | sed 's/^/fuzz_config: /'
 	@$(BUILD)/fuzz/fuzz_dns-replay $(BUILD)/fuzz-seeds/dns | sed 's/^/fuzz_dns: /'
+	@$(BUILD)/fuzz/fuzz_rules-replay rules tests/fuzz/rule-seeds | sed 's/^/fuzz_rules: /'
 
 # Each libFuzzer target for FUZZ_SECONDS, seeded from pcaps/ and rules/.
 fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
@@ -156,6 +158,9 @@ fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decod
 	  rules tests/fuzz/config-seeds
 	build-fuzz/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=600 build-fuzz/corpus/dns \
 	  $(BUILD)/fuzz-seeds/dns
+	@mkdir -p build-fuzz/corpus/rules
+	build-fuzz/fuzz_rules -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/rules \
+	  tests/fuzz/rule-seeds
 
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.
@@ -193,6 +198,7 @@ demo: deps
 # Score every detector against the shared corpus's ground truth.
 eval: all
 	@python3 tools/eval.py $(BUILD)/vigil $${VIGIL_SHARED:-../shared}
+	@python3 tools/eval_signatures.py $(BUILD)/vigil $${VIGIL_SHARED:-../shared}
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)

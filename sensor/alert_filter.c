@@ -21,8 +21,9 @@ struct seen {
 struct vigil_alert_filter {
     struct allow core;
     struct allow *per;          /* one per detector */
+    int64_t *window_per;        /* per detector: its own alert_dedup_sec, or the core's */
     size_t nper;
-    int64_t window_us;          /* 0: no deduplication */
+    int64_t window_us;          /* the core's; 0: no deduplication */
     struct seen *table;         /* open addressing, power of two */
     size_t cap;
 };
@@ -61,8 +62,11 @@ struct vigil_alert_filter *vigil_alert_filter_new(struct vigil_config *cfg,
                                                   size_t errlen)
 {
     struct vigil_alert_filter *f = calloc(1, sizeof *f);
-    if (f == NULL || (f->per = calloc(ndetectors + 1, sizeof *f->per)) == NULL) {
+    if (f == NULL || (f->per = calloc(ndetectors + 1, sizeof *f->per)) == NULL ||
+        (f->window_per = calloc(ndetectors + 1, sizeof *f->window_per)) == NULL) {
         vigil_seterr(err, errlen, "out of memory");
+        if (f)
+            free(f->per);
         free(f);
         return NULL;
     }
@@ -74,13 +78,20 @@ struct vigil_alert_filter *vigil_alert_filter_new(struct vigil_config *cfg,
         vigil_config_int(cfg, CORE, "dedup_max", 65536, 16, 1 << 22, &max, err,
                          errlen) < 0)
         goto fail;
-    for (size_t i = 0; i < ndetectors; i++)
-        if (read_allow(cfg, detectors[i], &f->per[i], err, errlen) < 0)
+    for (size_t i = 0; i < ndetectors; i++) {
+        /* A detector whose alerts are counted by design (signature rules
+         * with their own thresholds) may opt out with its own window. */
+        int64_t own;
+        if (read_allow(cfg, detectors[i], &f->per[i], err, errlen) < 0 ||
+            vigil_config_int(cfg, detectors[i], "alert_dedup_sec", window, 0, 86400, &own,
+                             err, errlen) < 0)
             goto fail;
+        f->window_per[i] = own * 1000000;
+    }
     f->window_us = window * 1000000;
     for (f->cap = 16; f->cap < (size_t)max; f->cap <<= 1)
         ;
-    if (window > 0 && (f->table = calloc(f->cap, sizeof *f->table)) == NULL) {
+    if ((f->table = calloc(f->cap, sizeof *f->table)) == NULL) {
         vigil_seterr(err, errlen, "out of memory");
         goto fail;
     }
@@ -98,6 +109,7 @@ void vigil_alert_filter_free(struct vigil_alert_filter *f)
     for (size_t i = 0; i < f->nper; i++)
         free_allow(&f->per[i]);
     free(f->per);
+    free(f->window_per);
     free(f->table);
     free(f);
 }
@@ -135,13 +147,13 @@ static uint64_t alert_key(size_t index, const vigil_alert *a)
  * oldest of them is overwritten, so a flood of distinct alerts can never
  * grow it (at worst a repeat gets written again).
  */
-static int repeated(struct vigil_alert_filter *f, uint64_t key, int64_t now)
+static int repeated(struct vigil_alert_filter *f, int64_t window_us, uint64_t key, int64_t now)
 {
     size_t mask = f->cap - 1, victim = key & mask;
     for (size_t i = 0; i < 8; i++) {
         struct seen *s = &f->table[(key + i) & mask];
         if (s->key == key) {
-            if (now - s->ts_us < f->window_us)
+            if (now - s->ts_us < window_us)
                 return 1;
             s->ts_us = now;
             return 0;
@@ -163,7 +175,8 @@ int vigil_alert_filter_pass(struct vigil_alert_filter *f, size_t index,
         stats->alerts_suppressed++;
         return 0;
     }
-    if (f->window_us > 0 && repeated(f, alert_key(index, a), a->ts_us)) {
+    int64_t window = index < f->nper ? f->window_per[index] : f->window_us;
+    if (window > 0 && f->table && repeated(f, window, alert_key(index, a), a->ts_us)) {
         stats->alerts_deduplicated++;
         return 0;
     }

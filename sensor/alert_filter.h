@@ -5,7 +5,8 @@
  * within the window is counted, not written again).
  *
  * Settings: [vigil] allow_src, allow_dst, alert_dedup_sec, dedup_max; and
- * allow_src/allow_dst in any detector's section for that detector alone.
+ * allow_src, allow_dst and alert_dedup_sec in any detector's section for
+ * that detector alone.
  */
 #ifndef VIGIL_ALERT_FILTER_H
 #define VIGIL_ALERT_FILTER_H

@@ -202,7 +202,12 @@ static int check_unused(struct vigil_engine *e, char *err, size_t errlen)
                          c->line, c->key, c->section);
             return -1;
         }
-        if (e->opt.verbosity >= 2)
+        /* Sink sections are read only when their sink is enabled. */
+        static const char *const sink_sections[] = { "sharing", "taxii", "redis" };
+        int sink = 0;
+        for (size_t k = 0; k < sizeof sink_sections / sizeof *sink_sections; k++)
+            sink |= strcmp(c->section, sink_sections[k]) == 0;
+        if (e->opt.verbosity >= 2 && !sink)
             vigil_err("%s:%d: [%s] is not a loaded detector; ignored", c->file, c->line,
                       c->section);
     }

@@ -11,6 +11,8 @@
 #   bare_nids           libpcap loop + libnids reassembly, touches every byte
 #   vigil-no-detectors  ./vigil with an empty plugin directory
 #   vigil-all           ./vigil with every default plugin
+#   vigil-sig-0         ./vigil with every plugin, signature given an empty rule file
+#   vigil-sig-5000      the same with 5,000 generated rules (tools/gen_rules.py 5000)
 # and prints a table plus PASS/FAIL against the performance targets. It
 # reports; it does not gate: the exit status is 0 unless something could
 # not run at all.
@@ -117,6 +119,22 @@ if [ -x "$VIGIL" ]; then
         "$VIGIL" -r "$pcap" -P "$tmp/no-plugins" --eve "$tmp/eve-none.json" -q
     measure vigil-all "$tmp/eve-all.json" "$VIGIL" -r "$pcap" --eve "$tmp/eve-all.json" -q
     alerts=$(grep -c '"event_type" *: *"alert"' "$tmp/eve-all.json" 2>/dev/null || true)
+    # The signature detector: no rules against 5,000 generated rules.
+    if command -v python3 > /dev/null 2>&1; then
+        : > "$tmp/empty.rules"
+        python3 tools/gen_rules.py 5000 > "$tmp/gen5000.rules"
+        measure vigil-sig-0 "$tmp/eve-sig0.json" \
+            "$VIGIL" -r "$pcap" -S "$tmp/empty.rules" --eve "$tmp/eve-sig0.json" -q
+        measure vigil-sig-5000 "$tmp/eve-sig5000.json" \
+            "$VIGIL" -r "$pcap" -S "$tmp/gen5000.rules" --eve "$tmp/eve-sig5000.json" -q
+        # load time: -T loads the plugins (and compiles the rules), then exits
+        t0=$(now); "$VIGIL" -T -S "$tmp/empty.rules" > /dev/null 2>&1 || true; t1=$(now)
+        t2=$(now); "$VIGIL" -T -S "$tmp/gen5000.rules" > /dev/null 2>&1 || true; t3=$(now)
+        sig_load=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
+            'BEGIN { printf "%.3f", (d - c) - (b - a) }')
+    else
+        echo "bench: python3 not found; signature rule runs skipped" >&2
+    fi
 else
     echo "bench: $VIGIL not built; measuring the bare loops only" >&2
     alerts=n/a
@@ -126,8 +144,9 @@ echo
 echo "capture: $packets packets, $bytes wire bytes ($(du -m "$pcap" | cut -f1) MiB file)"
 echo "bare_nids: $nids_line"
 [ "$alerts" = n/a ] || echo "vigil-all: $alerts alerts"
+[ -z "${sig_load:-}" ] || echo "signature: 5,000 generated rules load in ${sig_load}s more than none"
 echo
-awk -v bytes="$bytes" -v packets="$packets" -v have_time="$have_time" '
+awk -v bytes="$bytes" -v packets="$packets" -v have_time="$have_time" -v sig_load="${sig_load:-0}" '
 { name[NR] = $1; secs[$1] = $2; rss[$1] = $3; st[$1] = $4; ev[$1] = $5; n = NR }
 function ratio(a, b) { return (secs[a] > 0 && secs[b] > 0) ? sprintf("%.2f", secs[b] / secs[a]) : "n/a" }
 END {
@@ -146,6 +165,12 @@ END {
     print "targets:"
     verdict("vigil-no-detectors >= 0.90 x bare_nids", ok_ratio("vigil-no-detectors", 0.90))
     verdict("vigil-all          >= 0.60 x bare_nids", ok_ratio("vigil-all", 0.60))
+    if ("vigil-sig-5000" in secs) {
+        r = (secs["vigil-sig-0"] > 0 && secs["vigil-sig-5000"] > 0) ? sprintf("%.2f", secs["vigil-sig-0"] / secs["vigil-sig-5000"]) : "n/a"
+        t = secs["vigil-sig-5000"] - sig_load
+        r2 = (secs["vigil-sig-0"] > 0 && t > 0) ? sprintf("%.2f", secs["vigil-sig-0"] / t) : "n/a"
+        verdict("vigil-sig-5000     >= 0.67 x vigil-sig-0 (" r "; " r2 " without the rule load time)", r == "n/a" ? "n/a" : (r + 0 >= 0.67 ? "PASS" : "FAIL"))
+    }
     if (have_time != 1) verdict("peak RSS <= 128 MiB", "n/a")
     else verdict("peak RSS <= 128 MiB (" rssdesc() ")", ok_rss())
     verdict("streams lost = 0 (streams_evicted: " evdesc() ")", ok_ev())

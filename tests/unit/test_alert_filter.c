@@ -125,6 +125,24 @@ static void test_dedup_window(void **state)
     vigil_config_free(&cfg);
 }
 
+static void test_dedup_per_detector(void **state)
+{
+    (void)state;
+    struct vigil_config cfg;
+    struct vigil_stats st;
+    memset(&st, 0, sizeof st);
+    struct vigil_alert_filter *f = filter("[vigil]\nalert_dedup_sec = 60\n[two]\nalert_dedup_sec = 0\n",
+                                          &cfg);
+    vigil_alert a = alert("198.18.0.1", "198.18.0.2", "syn", 0);
+    assert_int_equal(vigil_alert_filter_pass(f, 1, &a, &st), 1);
+    assert_int_equal(vigil_alert_filter_pass(f, 1, &a, &st), 1);   /* [two]: never folded */
+    assert_int_equal(vigil_alert_filter_pass(f, 0, &a, &st), 1);
+    assert_int_equal(vigil_alert_filter_pass(f, 0, &a, &st), 0);   /* [one]: the core's 60 s */
+    assert_int_equal(st.alerts_deduplicated, 1);
+    vigil_alert_filter_free(f);
+    vigil_config_free(&cfg);
+}
+
 /* A flood of distinct alerts cannot grow the table past dedup_max. */
 static void test_dedup_bounded(void **state)
 {
@@ -150,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_allow_lists),
         cmocka_unit_test(test_bad_list_names_file_and_line),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_dedup_per_detector),
         cmocka_unit_test(test_dedup_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) != 0;

@@ -47,6 +47,24 @@ case_bad_input() {
     else
         fail test-config-ok "$(cat "$TMP/t.out")"
     fi
+    mkdir -p "$TMP/sigs"
+    printf 'alert tcp any any -> any 80 (msg:"GET seen"; flow:established,to_server; content:"GET "; depth:4; sid:1000001; rev:1;)\n' >"$TMP/sigs/ok.rules"
+    if V --check-rules "$TMP/sigs" >"$TMP/cr.out" 2>&1 && grep -q 'loaded 1 rules' "$TMP/cr.out"; then
+        pass check-rules-ok
+    else
+        fail check-rules-ok "$(cat "$TMP/cr.out")"
+    fi
+    V -q -S "$TMP/sigs/ok.rules" -r "$PCAPS/benign.pcap" --eve "$TMP/sig.json" 2>/dev/null
+    n=$(grep -c '"signature_id":1000001' "$TMP/sig.json")
+    if [ "$n" -ge 20 ]; then pass signature-rule-file; else fail signature-rule-file "$n alerts"; fi
+    printf 'alert tcp any any -> any any (msg:"bad"; content:"x"; sid:1 rev:1;)\n' >"$TMP/sigs/bad.rules"
+    V --check-rules "$TMP/sigs" >"$TMP/cr.out" 2>&1
+    rc=$?
+    if [ "$rc" -eq 2 ] && grep -q 'bad.rules:1:59: sid: expected an integer' "$TMP/cr.out"; then
+        pass check-rules-syntax-error
+    else
+        fail check-rules-syntax-error "rc=$rc $(cat "$TMP/cr.out")"
+    fi
     mkdir -p "$TMP/rules-bad"
     printf '[vigil]\nn_tcp_streams = 4096\nthis line is wrong\n' >"$TMP/rules-bad/vigil.conf"
     expect_error bad-rules-line 2 "rules-bad/vigil.conf:3: expected 'key = value'" \

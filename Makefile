@@ -45,7 +45,9 @@ CORE_OBJS   := $(filter-out $(BUILD)/sensor/main.o,$(SENSOR_OBJS))
 # One detector per plugin: plugins/NAME.c or plugins/NAME/*.c -> NAME.so
 PLUGIN_FILES := $(wildcard plugins/*.c)
 PLUGIN_DIRS  := $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))
-PLUGIN_NAMES := $(sort $(basename $(notdir $(PLUGIN_FILES))) $(notdir $(PLUGIN_DIRS)))
+PLUGIN_NAMES := $(filter-out common,$(sort $(basename $(notdir $(PLUGIN_FILES))) $(notdir $(PLUGIN_DIRS))))
+# Helpers shared by the in-tree plugins (plugins/common/*.c), compiled into each.
+PLUGIN_COMMON := $(wildcard plugins/common/*.c)
 PLUGINS      := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGIN_NAMES))
 
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -89,23 +91,29 @@ $(BUILD)/sensor/%.o: sensor/%.c
 # A plugin that needs a library names it here: PLUGIN_LIBS_<name> := -lfoo
 PLUGIN_LIBS_signature := -lhs -lpcre2-8
 
-$(BUILD)/plugins/%.so: plugins/%.c include/vigil/plugin.h
+$(BUILD)/plugins/%.so: plugins/%.c include/vigil/plugin.h $(PLUGIN_COMMON) $(wildcard plugins/common/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS_$*) -lm
+	$(CC) $(ALL_CFLAGS) -Iplugins/common -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< \
+	  $(PLUGIN_COMMON) $(PLUGIN_LIBS_$*) -lm
 
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) include/vigil/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) include/vigil/plugin.h \
+		       $(PLUGIN_COMMON) $(wildcard plugins/common/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ \
+	$(CC) $(ALL_CFLAGS) -Iplugins/common -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ \
 	  $(filter %.c,$^) $(PLUGIN_LIBS_$*) -lm
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/vigil/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ $< -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
+# Helpers shared by the unit tests (a fake host for plugin tests, ...).
+TEST_SUPPORT := $(wildcard tests/unit/support/*.c)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(TEST_SUPPORT) $(wildcard tests/unit/support/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(JSON_CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(CMOCKA_LIBS) $(SENSOR_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit/support $(JSON_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) \
+	  $(CORE_OBJS) $(CMOCKA_LIBS) $(SENSOR_LIBS)
 
 $(BUILD)/tools/%: tools/%.c
 	@mkdir -p $(@D)

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "capture.h"
 #include "decode.h"
 #include "dirlist.h"
 #include "log.h"
+#include "workers.h"
 
 #define CAPTURE_MAX_FILES 4096
 
@@ -31,6 +33,9 @@ struct vigil_capture {
     struct source *src;
     size_t nsrc;
     int live;
+    /* Live: 64-bit totals of libpcap's 32-bit recv/drop/ifdrop counters. */
+    uint32_t kstat_last[3];
+    uint64_t kstat_total[3];
 };
 
 static void close_sources(struct vigil_capture *c)
@@ -215,6 +220,13 @@ static int live_error_code(int status)
                ? 1 : 1;
 }
 
+static void discard(u_char *u, const struct pcap_pkthdr *h, const u_char *data)
+{
+    (void)u;
+    (void)h;
+    (void)data;
+}
+
 struct vigil_capture *vigil_capture_open_live(const char *iface, const char *bpf,
                                               const struct vigil_live_options *opt,
                                               char *err, size_t errlen, int *exit_code)
@@ -262,6 +274,18 @@ struct vigil_capture *vigil_capture_open_live(const char *iface, const char *bpf
         goto fail;
     }
     s->dlt = pcap_datalink(s->p);
+    if (opt->fanout_mode != VIGIL_FANOUT_NONE) {
+        if (vigil_fanout_join(pcap_fileno(s->p), opt->fanout_mode, opt->fanout_group,
+                              pcap_err, sizeof pcap_err) < 0) {
+            vigil_seterr(err, errlen, "%s: cannot join fanout group %d: %s", iface,
+                         opt->fanout_group, pcap_err);
+            goto fail;
+        }
+        /* What the socket queued before it joined may also reach another
+         * worker: throw it away. */
+        while (pcap_dispatch(s->p, -1, discard, NULL) > 0)
+            ;
+    }
     *exit_code = 0;
     return c;
 fail:
@@ -359,9 +383,23 @@ int vigil_capture_live(struct vigil_capture *c, vigil_packet_fn fn,
         if (idle)
             idle(user);
     }
-    /* Stopping: deliver what the kernel already captured. */
-    while (pcap_dispatch(s->p, -1, relay, (u_char *)&r) > 0)
-        ;
+    /* Stopping: deliver what the kernel already captured. The ring hands a
+     * partly filled block over only when the 100 ms block timeout expires,
+     * so keep reading for a little longer than that. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int got = pcap_dispatch(s->p, -1, relay, (u_char *)&r);
+        if (got < 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t ms = (int64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+                     (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > 250 && got == 0)
+            break;
+        if (got == 0)
+            poll(&pfd, 1, 50);
+    }
     return 0;
 }
 
@@ -371,9 +409,14 @@ int vigil_capture_kernel_stats(struct vigil_capture *c, uint64_t *received,
     struct pcap_stat ps;
     if (!c->live || pcap_stats(c->src[0].p, &ps) < 0)
         return -1;
-    *received = ps.ps_recv;
-    *dropped = ps.ps_drop;
-    *if_dropped = ps.ps_ifdrop;
+    uint32_t now[3] = { ps.ps_recv, ps.ps_drop, ps.ps_ifdrop };
+    for (int i = 0; i < 3; i++) {
+        c->kstat_total[i] += (uint32_t)(now[i] - c->kstat_last[i]);  /* wraps once */
+        c->kstat_last[i] = now[i];
+    }
+    *received = c->kstat_total[0];
+    *dropped = c->kstat_total[1];
+    *if_dropped = c->kstat_total[2];
     return 0;
 }
 

@@ -24,13 +24,24 @@ struct vigil_capture *vigil_capture_open_files(char *const *paths, size_t npaths
                                                const char *bpf, char *err,
                                                size_t errlen, int *exit_code);
 
+/* How workers share an interface (AF_PACKET fanout; see workers.h). */
+enum vigil_fanout_mode {
+    VIGIL_FANOUT_NONE = 0,      /* one process sees everything */
+    VIGIL_FANOUT_HOSTPAIR,      /* by the unordered pair of IP addresses */
+    VIGIL_FANOUT_FLOW,          /* by the kernel's symmetric 5-tuple hash */
+};
+
 struct vigil_live_options {
     int snaplen;                /* 0: 262144 */
     int promisc;
     int buffer_mb;              /* 0: 64 MiB */
+    int fanout_mode;            /* enum vigil_fanout_mode */
+    int fanout_group;           /* fanout group id (1-65535) when fanout_mode != NONE */
 };
 
-/* Open a live interface (ring buffer, 100 ms block timeout). Same error rules. */
+/* Open a live interface (ring buffer, 100 ms block timeout) and join the
+ * fanout group if asked (packets queued before the join are discarded, so
+ * no worker sees a packet another one also gets). Same error rules. */
 struct vigil_capture *vigil_capture_open_live(const char *iface, const char *bpf,
                                               const struct vigil_live_options *opt,
                                               char *err, size_t errlen, int *exit_code);
@@ -58,7 +69,9 @@ int vigil_capture_live(struct vigil_capture *c, vigil_packet_fn fn,
                        void (*idle)(void *user), void *user, int poll_ms,
                        volatile const sig_atomic_t *stop);
 
-/* Kernel counters of a live capture; 0 on success, -1 when unavailable. */
+/* Kernel counters of a live capture; 0 on success, -1 when unavailable.
+ * libpcap's counters are 32-bit: these are 64-bit totals, kept exact as long
+ * as they are read more often than every 2^32 packets. */
 int vigil_capture_kernel_stats(struct vigil_capture *c, uint64_t *received,
                                uint64_t *dropped, uint64_t *if_dropped);
 

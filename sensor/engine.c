@@ -45,6 +45,7 @@ struct vigil_engine {
     int64_t last_tick_sec;
     int64_t next_stats_wall_us;
     struct timespec started;
+    struct engine_generation *gen;  /* settings of the last reload (NULL: cfg) */
 };
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -515,6 +516,154 @@ int vigil_engine_finish(struct vigil_engine *e)
     return e->output_failed ? -1 : 0;
 }
 
+/* ---- reload and reopen (SIGUSR2, SIGHUP) -------------------------------- */
+
+/*
+ * What the plugins of a reload read while they run: their settings and the
+ * home networks, at addresses that stay put until the next reload. The
+ * first generation lives in the engine itself (cfg, home_net), which the
+ * outputs keep using.
+ */
+struct engine_generation {
+    struct vigil_config cfg;
+    struct vigil_addrset home_net;
+};
+
+static void generation_free(struct engine_generation *g)
+{
+    if (g == NULL)
+        return;
+    vigil_addrset_free(&g->home_net);
+    vigil_config_free(&g->cfg);
+    free(g);
+}
+
+/* check_unused() for a reloaded configuration: outputs are not reopened,
+ * so their sections are not checked again. */
+static int reload_check_unused(const struct vigil_engine *e, struct vigil_config *cfg,
+                               const struct vigil_plugin_host *plugins, char *err,
+                               size_t errlen)
+{
+    for (size_t i = 0; i < cfg->count; i++) {
+        struct vigil_config_entry *c = &cfg->entries[i];
+        if (c->used)
+            continue;
+        int known = strcmp(c->section, CORE_SECTION) == 0;
+        for (size_t p = 0; !known && p < vigil_plugin_host_count(plugins); p++)
+            known = strcmp(c->section, vigil_plugin_host_name(plugins, p)) == 0;
+        int output = 0;
+        for (size_t o = 0; !output && o < e->noutputs; o++)
+            output = strcmp(c->section, e->outputs[o].name) == 0 ||
+                     (strcmp(c->section, "sharing") == 0 && output_shares(&e->outputs[o]));
+        if (known && !output) {
+            vigil_seterr(err, errlen, "%s:%d: unknown setting '%s' in [%s]", c->file,
+                         c->line, c->key, c->section);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
+{
+    const struct vigil_engine_options *opt = &e->opt;
+    struct engine_generation *g = calloc(1, sizeof *g);
+    struct vigil_plugin_host *plugins = NULL;
+    struct vigil_alert_filter *filter = NULL;
+    struct vigil_flow_table *flows = NULL;
+    uint64_t *by_plugin = NULL;
+    if (g == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    vigil_config_init(&g->cfg);
+    if (opt->rules_dir && vigil_config_load_dir(&g->cfg, opt->rules_dir, err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; i < opt->nsettings; i++)
+        if (vigil_config_set_text(&g->cfg, "command line", opt->settings[i], err, errlen) < 0)
+            goto fail;
+    /* core_settings() reads e->cfg: lend it the new entries for the call
+     * (the struct is copied, the entries it points to are shared). */
+    int64_t n_streams, max_flows, timeouts[VIGIL_FLOWQ_COUNT];
+    struct vigil_config running = e->cfg;
+    e->cfg = g->cfg;
+    int rc = core_settings(e, &n_streams, &max_flows, timeouts, err, errlen);
+    g->cfg = e->cfg;
+    e->cfg = running;
+    if (rc < 0)
+        goto fail;
+    struct vigil_config_entry *hn = vigil_config_find(&g->cfg, CORE_SECTION, "home_net");
+    char why[256];
+    if (hn && vigil_addrset_parse(&g->home_net, hn->value, why, sizeof why) < 0) {
+        vigil_seterr(err, errlen, "%s:%d: home_net: %s", hn->file, hn->line, why);
+        goto fail;
+    }
+    /* Mark the entries the outputs read at startup as read. */
+    vigil_config_find(&g->cfg, CORE_SECTION, "sensor_name");
+    plugins = vigil_plugin_host_new(&g->cfg, on_alert, e, opt->verbosity);
+    if (plugins == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    vigil_plugin_host_set_home_net(plugins, &g->home_net);
+    if (opt->plugin_dir && vigil_plugin_host_load_dir(plugins, opt->plugin_dir, err, errlen) < 0)
+        goto fail;
+    size_t nplugins = vigil_plugin_host_count(plugins);
+    const char *names[64];
+    for (size_t i = 0; i < nplugins && i < 64; i++)
+        names[i] = vigil_plugin_host_name(plugins, i);
+    filter = vigil_alert_filter_new(&g->cfg, names, nplugins < 64 ? nplugins : 64, err, errlen);
+    if (filter == NULL || reload_check_unused(e, &g->cfg, plugins, err, errlen) < 0)
+        goto fail;
+    by_plugin = calloc(nplugins + 1, sizeof *by_plugin);
+    flows = vigil_flow_table_new((size_t)max_flows, nplugins, timeouts, on_flow_release, e,
+                                 &e->stats);
+    if (by_plugin == NULL || flows == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* Alert counts follow the detector's name. */
+    for (size_t i = 0; i < nplugins; i++)
+        for (size_t j = 0; j < vigil_plugin_host_count(e->plugins); j++)
+            if (strcmp(names[i], vigil_plugin_host_name(e->plugins, j)) == 0)
+                by_plugin[i] = e->alerts_by_plugin[j];
+    vigil_plugin_host_set_resolver(plugins, resolve_flow, e);
+
+    /* The swap. The old table releases its flows through the old plugins
+     * (and unlinks libnids' streams from them), then the old set goes. */
+    uint64_t expired = e->stats.flows_expired, evicted = e->stats.flows_evicted;
+    vigil_flow_table_free(e->flows);
+    e->stats.flows_expired = expired;
+    e->stats.flows_evicted = evicted;
+    e->flows = flows;
+    e->stats.flows_active = 0;
+    vigil_plugin_host_free(e->plugins);
+    e->plugins = plugins;
+    vigil_alert_filter_free(e->filter);
+    e->filter = filter;
+    free(e->alerts_by_plugin);
+    e->alerts_by_plugin = by_plugin;
+    generation_free(e->gen);
+    e->gen = g;
+    return 0;
+fail:
+    free(by_plugin);
+    vigil_flow_table_free(flows);
+    vigil_alert_filter_free(filter);
+    vigil_plugin_host_free(plugins);
+    generation_free(g);
+    return -1;
+}
+
+int vigil_engine_reopen_outputs(struct vigil_engine *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].reopen && e->outputs[i].reopen(e->outputs[i].self) < 0)
+            rc = -1;
+    return rc;
+}
+
 uint64_t vigil_engine_alert_count(const struct vigil_engine *e)
 {
     return e->stats.alerts;
@@ -538,6 +687,7 @@ void vigil_engine_free(struct vigil_engine *e)
         vigil_reasm_close();
     vigil_flow_table_free(e->flows);    /* releases plugin flow state first */
     vigil_plugin_host_free(e->plugins);
+    generation_free(e->gen);            /* after the plugins that read it */
     vigil_alert_filter_free(e->filter);
     vigil_addrset_free(&e->home_net);
     close_outputs(e);

@@ -49,6 +49,23 @@ int vigil_engine_finish(struct vigil_engine *e);
 
 void vigil_engine_free(struct vigil_engine *e);
 
+/*
+ * Live reload (SIGUSR2), between two packets: read the rules directory and
+ * the command-line settings again, load a new plugin set with its own
+ * settings, alert filter and flow table, and swap them in. When anything of
+ * the new set fails (a bad rule, setting or plugin) nothing changes: -1
+ * with the reason in err. On success the old plugins are unloaded and the
+ * per-flow state they kept is released (flows start afresh; streams that
+ * libnids is following keep going); counters and outputs carry on. Settings
+ * of [vigil] that size libnids (n_tcp_streams) and the outputs' own
+ * sections need a restart.
+ */
+int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen);
+
+/* SIGHUP: every sink that writes a file reopens it (after log rotation).
+ * 0, or -1 when some sink could not (it keeps its old file). */
+int vigil_engine_reopen_outputs(struct vigil_engine *e);
+
 /* Alerts written so far (after suppression), for progress displays. */
 uint64_t vigil_engine_alert_count(const struct vigil_engine *e);
 

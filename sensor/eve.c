@@ -37,6 +37,7 @@ struct vigil_eve {
     int owned;      /* opened by us: fclose at the end (stdout is not) */
     int failed;     /* some record was not written */
     int first_errno;
+    char *path;     /* reopened on SIGHUP (NULL for stdout) */
 };
 
 /* ---- names ---------------------------------------------------------- */
@@ -616,6 +617,13 @@ struct vigil_eve *vigil_eve_open(const char *path, char *errbuf, size_t errlen)
     }
     eve->fp = fp;
     eve->owned = !to_stdout;
+    if (eve->owned && (eve->path = strdup(path)) == NULL) {
+        fclose(fp);
+        free(eve);
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "cannot open EVE output %s: out of memory", path);
+        return NULL;
+    }
     return eve;
 }
 
@@ -629,6 +637,7 @@ int vigil_eve_close(struct vigil_eve *eve)
         fail(eve, errno);
 
     int failed = eve->failed, err = eve->first_errno;
+    free(eve->path);
     free(eve);
     if (failed) {
         errno = err;
@@ -690,6 +699,29 @@ static int eve_sink_close(void *self)
     return vigil_eve_close(self);
 }
 
+/*
+ * After a rotation (mv eve.json eve.json.1; kill -HUP): records are written
+ * whole, so between two calls no line is half written; flush what is
+ * buffered into the old file, then continue at the end of a fresh one. When
+ * the path cannot be opened, keep writing the old file and say so.
+ */
+static int eve_sink_reopen(void *self)
+{
+    struct vigil_eve *eve = self;
+    if (!eve->owned)
+        return 0;
+    FILE *nf = fopen(eve->path, "a");
+    if (nf == NULL) {
+        fprintf(stderr, "vigil: cannot reopen EVE output %s: %s; still writing the "
+                "old file\n", eve->path, strerror(errno));
+        return -1;
+    }
+    if (fflush(eve->fp) != 0 || fclose(eve->fp) != 0)
+        fail(eve, errno);
+    eve->fp = nf;
+    return 0;
+}
+
 int vigil_output_open_eve(const char *path, const struct vigil_output_env *env,
                           struct vigil_output *out, char *err, size_t errlen)
 {
@@ -703,6 +735,7 @@ int vigil_output_open_eve(const char *path, const struct vigil_output_env *env,
         .alert = eve_sink_alert,
         .stats = eve_sink_stats,
         .close = eve_sink_close,
+        .reopen = eve_sink_reopen,
     };
     return 0;
 }

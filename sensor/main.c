@@ -5,18 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
+#include "checksum.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
+#include "privdrop.h"
 #include "progress.h"
 #include "reasm.h"
 #include "collect.h"
 #include "report.h"
 #include "vigil-paths.h"
+#include "workers.h"
 #include "vigil/plugin.h"
 
 /* Exit codes (also in the README and --help). */
@@ -26,13 +31,19 @@ enum {
     EXIT_USAGE = 2,             /* bad option, filter, rules, plugin, link type */
 };
 
-/* Set from the signal handler; the capture loops poll it. */
+/* Set from the signal handlers; the capture loops poll them. */
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload;     /* SIGUSR2: reload rules and detectors */
+static volatile sig_atomic_t g_reopen;     /* SIGHUP: reopen output files */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGUSR2)
+        g_reload = 1;
+    else if (sig == SIGHUP)
+        g_reopen = 1;
+    else
+        g_stop = 1;
 }
 
 struct cli {
@@ -56,6 +67,11 @@ struct cli {
     size_t noutputs;
     int stats_interval_sec;
     struct vigil_live_options live;
+    int checksums;              /* enum vigil_checksum_mode */
+    int workers;                /* live: processes sharing the interface */
+    struct vigil_privdrop priv; /* --user, --group */
+    const char *pidfile;
+    int daemon;
     char eve_buf[PATH_MAX];
     char plugin_buf[PATH_MAX + 16];
     char rules_buf[PATH_MAX + 16];
@@ -77,6 +93,10 @@ static void usage(FILE *out)
 "  --snaplen N        live snapshot length (default 262144)\n"
 "  --buffer-mb N      live kernel ring buffer in MiB (default 64)\n"
 "  --no-promisc       do not put the interface in promiscuous mode\n"
+"  --checksums M      live: verify TCP/UDP checksums: off (default), on, or auto\n"
+"                     (on unless the first packets show checksum offload)\n"
+"  --workers N        live: N capture processes in an AF_PACKET fanout group\n"
+"  --fanout M         how workers split traffic: hostpair (default) or flow\n"
 "Output:\n"
 "  --eve FILE         EVE JSON alerts and stats to FILE ('-' = stdout, the default)\n"
 "  -l DIR             write EVE JSON to DIR/eve.json\n"
@@ -96,6 +116,14 @@ static void usage(FILE *out)
 "  --set S.K=V        override setting K of section S, e.g. --set portscan.window_sec=120\n"
 "  -S FILE            load exactly this signature rule file (no other rules)\n"
 "  --check-rules DIR  validate the signature rules in DIR and print counts\n"
+"Daemon:\n"
+"  --user U           after opening the capture and outputs, run as user U\n"
+"                     (all capabilities dropped; checked in /proc/self/status)\n"
+"  --group G          with --user: run as group G instead of U's group\n"
+"  --pidfile FILE     write and lock a pid file\n"
+"  --daemon           detach once the capture and rules are set up\n"
+"  Signals (live): SIGHUP reopens output files, SIGUSR2 reloads rules and\n"
+"  detectors, SIGTERM/SIGINT stop after flushing.\n"
 "Other:\n"
 "  -h, --help         this text\n"
 "  -V, --version      versions of vigil, libpcap, libnids and the plugin ABI\n"
@@ -162,7 +190,8 @@ static int parse_int(const char *s, int min, int max, int *out)
 }
 
 enum { OPT_EVE = 256, OPT_LIST, OPT_STATS, OPT_SNAPLEN, OPT_BUFFER, OPT_NOPROMISC, OPT_SET,
-       OPT_CHECK_RULES, OPT_REPORT, OPT_REDIS, OPT_STIX, OPT_MISP, OPT_TAXII };
+       OPT_CHECK_RULES, OPT_REPORT, OPT_REDIS, OPT_STIX, OPT_MISP, OPT_TAXII,
+       OPT_CHECKSUMS, OPT_WORKERS, OPT_FANOUT, OPT_USER, OPT_GROUP, OPT_PIDFILE, OPT_DAEMON };
 
 /* Sinks besides EVE, in the order given. */
 static void add_output(struct cli *c, const char *kind, const char *target)
@@ -204,6 +233,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
         { "stix", required_argument, NULL, OPT_STIX },
         { "misp", required_argument, NULL, OPT_MISP },
         { "taxii", required_argument, NULL, OPT_TAXII },
+        { "checksums", required_argument, NULL, OPT_CHECKSUMS },
+        { "workers", required_argument, NULL, OPT_WORKERS },
+        { "fanout", required_argument, NULL, OPT_FANOUT },
+        { "user", required_argument, NULL, OPT_USER },
+        { "group", required_argument, NULL, OPT_GROUP },
+        { "pidfile", required_argument, NULL, OPT_PIDFILE },
+        { "daemon", no_argument, NULL, OPT_DAEMON },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -215,6 +251,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
         return -1;
     c->live.promisc = 1;
     c->stats_interval_sec = 60;
+    c->workers = 1;
+    c->live.fanout_mode = VIGIL_FANOUT_HOSTPAIR;
     while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:S:TqvhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r': c->paths[c->npaths++] = optarg; break;
@@ -241,6 +279,32 @@ static int parse_args(struct cli *c, int argc, char **argv)
             c->verbosity++;     /* the detector's load counts are INFO lines */
             break;
         case OPT_NOPROMISC: c->live.promisc = 0; break;
+        case OPT_USER: c->priv.user = optarg; break;
+        case OPT_GROUP: c->priv.group = optarg; break;
+        case OPT_PIDFILE: c->pidfile = optarg; break;
+        case OPT_DAEMON: c->daemon = 1; break;
+        case OPT_CHECKSUMS:
+            if ((c->checksums = vigil_checksum_parse_mode(optarg)) < 0) {
+                vigil_err("--checksums: expected off, on or auto, got '%s'", optarg);
+                return -1;
+            }
+            break;
+        case OPT_WORKERS:
+            if (parse_int(optarg, 1, VIGIL_MAX_WORKERS, &c->workers) < 0) {
+                vigil_err("--workers: expected 1-%d, got '%s'", VIGIL_MAX_WORKERS, optarg);
+                return -1;
+            }
+            break;
+        case OPT_FANOUT:
+            if (strcmp(optarg, "hostpair") == 0)
+                c->live.fanout_mode = VIGIL_FANOUT_HOSTPAIR;
+            else if (strcmp(optarg, "flow") == 0)
+                c->live.fanout_mode = VIGIL_FANOUT_FLOW;
+            else {
+                vigil_err("--fanout: expected hostpair or flow, got '%s'", optarg);
+                return -1;
+            }
+            break;
         case OPT_STATS:
             if (parse_int(optarg, 0, 86400, &c->stats_interval_sec) < 0) {
                 vigil_err("--stats-interval: expected seconds (0-86400), got '%s'", optarg);
@@ -305,6 +369,8 @@ static int resolve_outputs(struct cli *c)
 struct live_ctx {
     struct vigil_engine *engine;
     struct vigil_capture *capture;
+    struct vigil_checksum_state cs;
+    int notify;                 /* tell systemd about reloads */
 };
 
 static void update_kernel_stats(struct live_ctx *lc)
@@ -318,6 +384,22 @@ static void live_idle(void *user)
 {
     struct live_ctx *lc = user;
     struct timespec now;
+    if (g_reopen) {
+        g_reopen = 0;
+        vigil_engine_reopen_outputs(lc->engine);
+    }
+    if (g_reload) {
+        g_reload = 0;
+        char err[1024] = "";
+        if (lc->notify)
+            vigil_notify("RELOADING=1");
+        if (vigil_engine_reload(lc->engine, err, sizeof err) < 0)
+            vigil_err("reload failed, the running rules and detectors stay: %s", err);
+        else
+            vigil_err("reloaded rules and detectors");
+        if (lc->notify)
+            vigil_notify("READY=1");
+    }
     clock_gettime(CLOCK_REALTIME, &now);
     update_kernel_stats(lc);
     vigil_engine_idle(lc->engine, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000);
@@ -349,7 +431,8 @@ static void live_packet(void *user, int dlt, const struct pcap_pkthdr *h,
                         const uint8_t *data)
 {
     struct live_ctx *lc = user;
-    vigil_engine_packet(lc->engine, dlt, h, data);
+    if (vigil_checksum_filter(&lc->cs, dlt, data, h->caplen, h->len))
+        vigil_engine_packet(lc->engine, dlt, h, data);
 }
 
 static void install_signals(void)
@@ -360,7 +443,157 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);   /* a closed stdout is an output error, not death */
+}
+
+/* ---- live capture: one process, or one worker of several ------------------ */
+
+/*
+ * Open the capture, then the engine (outputs, plugins), then give up
+ * privileges, then capture until stopped. ready_fd >= 0: a worker, which
+ * reports readiness to its supervisor; else the one process, which tells
+ * the --daemon parent and systemd.
+ */
+static int live_session(struct cli *c, const char *eve_path, int quiet, int ready_fd)
+{
+    char err[1024] = "";
+    int code = EXIT_OK;
+    struct vigil_capture *cap = vigil_capture_open_live(c->iface, c->bpf, &c->live, err,
+                                                        sizeof err, &code);
+    if (cap == NULL) {
+        vigil_err("%s", err);
+        return code;
+    }
+    struct vigil_engine_options eo = {
+        .plugin_dir = c->plugin_dir,
+        .rules_dir = c->rules_dir,
+        .eve_path = eve_path,
+        .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
+        .quiet = quiet,
+        .live = 1,
+        .stats_interval_us = (int64_t)c->stats_interval_sec * 1000000,
+        .settings = c->settings,
+        .nsettings = c->nsettings,
+        .outputs = c->outputs,
+        .noutputs = c->noutputs,
+    };
+    struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
+    if (e == NULL) {
+        vigil_err("%s", err);
+        vigil_capture_close(cap);
+        return code;
+    }
+    if (vigil_privdrop_apply(&c->priv, err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        vigil_engine_free(e);
+        vigil_capture_close(cap);
+        return EXIT_INPUT;
+    }
+    struct live_ctx lc = { .engine = e, .capture = cap, .notify = ready_fd < 0 };
+    lc.cs.mode = c->checksums;
+    if (ready_fd >= 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* cleared by the uid change */
+        if (getppid() == 1)
+            g_stop = 1;                     /* the supervisor is already gone */
+        vigil_workers_ready(ready_fd);
+    } else {
+        vigil_daemon_ready(EXIT_OK);
+        vigil_notify("READY=1");
+    }
+    int broken = vigil_capture_live(cap, live_packet, live_idle, &lc, 200, &g_stop);
+    if (lc.notify)
+        vigil_notify("STOPPING=1");
+    update_kernel_stats(&lc);
+    if (lc.cs.dropped)
+        vigil_err("%llu packets with a wrong TCP/UDP checksum were not inspected",
+                  (unsigned long long)lc.cs.dropped);
+    int out_failed = vigil_engine_finish(e) < 0;
+    vigil_engine_free(e);
+    vigil_capture_close(cap);
+    return (broken || out_failed) ? EXIT_INPUT : EXIT_OK;
+}
+
+static int worker_main(void *user, int index, int ready_fd)
+{
+    (void)index;
+    return live_session(user, "-", 1, ready_fd);
+}
+
+/* Every worker is capturing: the supervisor drops privileges too. */
+static int workers_ready(void *user)
+{
+    struct cli *c = user;
+    char err[1024];
+    if (vigil_privdrop_apply(&c->priv, err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        return -1;
+    }
+    vigil_daemon_ready(EXIT_OK);
+    vigil_notify("READY=1");
+    return 0;
+}
+
+static int run_live(struct cli *c)
+{
+    char err[1024] = "";
+    if (vigil_privdrop_resolve(&c->priv, err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        return EXIT_USAGE;
+    }
+    if (c->daemon && vigil_daemon_start(err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        return EXIT_INPUT;
+    }
+    if (c->pidfile && vigil_pidfile_open(c->pidfile, err, sizeof err) < 0) {
+        vigil_err("%s", err);
+        return EXIT_INPUT;
+    }
+    vigil_notify_init();
+    install_signals();
+    if (c->workers <= 1) {
+        c->live.fanout_mode = VIGIL_FANOUT_NONE;
+        return live_session(c, c->eve_path, c->quiet, -1);
+    }
+    c->live.fanout_group = (int)(getpid() & 0xffff);
+    struct vigil_workers_options wo = {
+        .nworkers = c->workers,
+        .eve_path = c->eve_path,
+        .quiet = c->quiet,
+        .stop = &g_stop,
+        .reload = &g_reload,
+        .reopen = &g_reopen,
+        .on_ready = workers_ready,
+        .user = c,
+    };
+    int rc = vigil_workers_run(&wo, worker_main);
+    vigil_notify("STOPPING=1");
+    return rc;
+}
+
+/* Options that only make sense for a live capture, and their combinations. */
+static int check_live_options(const struct cli *c)
+{
+    int live_only = c->workers > 1 || c->priv.user || c->priv.group || c->pidfile ||
+                    c->daemon || c->checksums != VIGIL_CHECKSUMS_OFF;
+    if (live_only && !c->iface) {
+        vigil_err("--workers, --checksums, --user, --group, --pidfile and --daemon "
+                  "need a live capture (-i)");
+        return -1;
+    }
+    if (c->daemon && strcmp(c->eve_path, "-") == 0) {
+        vigil_err("--daemon needs --eve FILE or -l DIR (stdout goes to /dev/null)");
+        return -1;
+    }
+    for (size_t i = 0; c->workers > 1 && i < c->noutputs; i++) {
+        if (strcmp(c->outputs[i].kind, "redis") != 0) {
+            vigil_err("--%s cannot be used with --workers (each worker would write it); "
+                      "use --redis or one process", c->outputs[i].kind);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int run(struct cli *c)
@@ -369,6 +602,8 @@ static int run(struct cli *c)
     int code = EXIT_OK;
     struct vigil_capture *cap = NULL;
     int setup_only = c->list_plugins || c->test_config;
+    if (c->iface && !setup_only)
+        return run_live(c);
     if (!setup_only) {
         cap = c->iface ? vigil_capture_open_live(c->iface, c->bpf, &c->live, err,
                                                  sizeof err, &code)
@@ -448,13 +683,15 @@ int main(int argc, char **argv)
         free(c.settings);
         return EXIT_USAGE;
     }
-    if (resolve_outputs(&c) < 0) {
+    if (resolve_outputs(&c) < 0 || check_live_options(&c) < 0) {
         free(c.paths);
         free(c.settings);
         return EXIT_USAGE;
     }
     default_dirs(&c);
     int rc = run(&c);
+    vigil_daemon_ready(rc);     /* no-op unless --daemon failed before it was ready */
+    vigil_pidfile_remove();
     free(c.paths);
     free(c.settings);
     return rc;

@@ -6,6 +6,7 @@
 #include "outputs.h"
 #include "redis_out.h"
 #include "share.h"
+#include "taxii.h"
 
 typedef int (*open_fn)(const char *target, const struct vigil_output_env *env,
                        struct vigil_output *out, char *err, size_t errlen);
@@ -18,6 +19,7 @@ static const struct {
     { "redis", vigil_output_open_redis },
     { "stix", vigil_output_open_stix },
     { "misp", vigil_output_open_misp },
+    { "taxii", vigil_output_open_taxii },
 };
 
 int vigil_outputs_open(const char *kind, const char *target,

@@ -622,6 +622,9 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
         vigil_seterr(err, errlen, "out of memory");
         goto fail;
     }
+    /* The old detectors report what they hold before they go, as at the end
+     * of a capture: a scan still settling is not lost to a reload. */
+    vigil_plugin_host_finish(e->plugins);
     /* Alert counts follow the detector's name. */
     for (size_t i = 0; i < nplugins; i++)
         for (size_t j = 0; j < vigil_plugin_host_count(e->plugins); j++)

@@ -71,7 +71,11 @@ static size_t hostpair_program(struct sock_filter *f)
 int vigil_fanout_join(int fd, int mode, int group, char *err, size_t errlen)
 {
     int type = mode == VIGIL_FANOUT_FLOW ? PACKET_FANOUT_HASH : PACKET_FANOUT_CBPF;
-    int arg = (group & 0xffff) | ((type | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    /* The kernel reads id | (type | flags) << 16 as an int; build it unsigned. */
+    uint32_t bits = ((uint32_t)group & 0xffffu) |
+                    ((uint32_t)(type | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    int arg;
+    memcpy(&arg, &bits, sizeof arg);
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
         vigil_seterr(err, errlen, "PACKET_FANOUT: %s", strerror(errno));
         return -1;

@@ -224,7 +224,7 @@ install: all
 	  $(DESTDIR)$(INCLUDEDIR)/vigil $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(BUILD)/vigil $(DESTDIR)$(BINDIR)/vigil
 	$(if $(PLUGINS),install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/)
-	install -m 0644 rules/*.conf $(DESTDIR)$(RULESDIR)/
+	install -m 0644 rules/*.conf rules/*.rules rules/classification.config $(DESTDIR)$(RULESDIR)/
 	install -m 0644 include/vigil/plugin.h $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@PLUGINDIR@|$(PLUGINDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -233,11 +233,14 @@ install: all
 	install -d $(DESTDIR)$(DATADIR)/man/man8 $(DESTDIR)$(DATADIR)/man/man3
 	install -m 0644 docs/vigil.8 $(DESTDIR)$(DATADIR)/man/man8/vigil.8
 	install -m 0644 docs/vigil-plugin.3 $(DESTDIR)$(DATADIR)/man/man3/vigil-plugin.3
+	install -d $(DESTDIR)$(LIBDIR)/systemd/system
+	sed -e 's|/usr/local/bin/vigil|$(BINDIR)/vigil|g' docs/vigil.service \
+	  > $(DESTDIR)$(LIBDIR)/systemd/system/vigil.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(INCLUDEDIR)/vigil/plugin.h \
 	  $(DESTDIR)$(PKGCONFIGDIR)/vigil.pc $(DESTDIR)$(DATADIR)/man/man8/vigil.8 \
-	  $(DESTDIR)$(DATADIR)/man/man3/vigil-plugin.3
+	  $(DESTDIR)$(DATADIR)/man/man3/vigil-plugin.3 $(DESTDIR)$(LIBDIR)/systemd/system/vigil.service
 	rm -rf $(DESTDIR)$(PLUGINDIR)
 
 clean:

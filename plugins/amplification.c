@@ -42,16 +42,13 @@
 #include <unistd.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
-#define US_PER_SEC ((int64_t)1000000)
-#define NIL UINT32_MAX
+#define NIL VGP_NIL
 #define BITMAP_WORDS 4
 #define SKETCH_KEY 0x6a09e667f3bcc909ULL
 #define SKETCH_SATURATED 1420   /* bitmap_estimate() of a full bitmap */
 #define META_MAX 20
-
-#define HAS_MEMBER(ptr, type, member)                                     \
-    ((ptr)->size >= offsetof(type, member) + sizeof((ptr)->member))
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -69,17 +66,10 @@ struct am_config {
     int64_t max_records;
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct am_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field)                                     \
-    { k, d, lo, hi, sc, offsetof(struct am_config, field) }
-
-static const struct knob knobs[] = {
-    KNOB("window_sec", 1, 1, 3600, US_PER_SEC, window_us),
+static const struct vgp_knob knobs[] = {
+    KNOB("window_sec", 1, 1, 3600, VGP_US_PER_SEC, window_us),
     KNOB("udp_min_packets", 100, 2, 100000000, 1, udp_min_packets),
     KNOB("min_byte_ratio", 10, 1, 100000, 1, min_byte_ratio),
     KNOB("min_reflectors", 3, 1, 100000, 1, min_reflectors),
@@ -87,9 +77,9 @@ static const struct knob knobs[] = {
          single_reflector_min_bytes),
     KNOB("synack_min_packets", 100, 2, 100000000, 1, synack_min_packets),
     KNOB("synack_max_syn_percent", 10, 0, 100, 1, synack_max_syn_percent),
-    KNOB("settle_sec", 5, 0, 86400, US_PER_SEC, settle_us),
-    KNOB("report_delay_sec", 10, 0, 86400, US_PER_SEC, report_delay_us),
-    KNOB("alert_interval_sec", 60, 1, 86400, US_PER_SEC, alert_interval_us),
+    KNOB("settle_sec", 5, 0, 86400, VGP_US_PER_SEC, settle_us),
+    KNOB("report_delay_sec", 10, 0, 86400, VGP_US_PER_SEC, report_delay_us),
+    KNOB("alert_interval_sec", 60, 1, 86400, VGP_US_PER_SEC, alert_interval_us),
     KNOB("max_records", 16384, 16, 4194304, 1, max_records),
 };
 
@@ -153,8 +143,9 @@ struct episode {
 
 struct record {
     vigil_addr victim;
-    uint8_t service, watched;
-    uint32_t hash_next, lru_prev, lru_next, watch_prev, watch_next;
+    uint8_t service;
+    uint32_t hash_next;
+    struct vgp_link lru, watch;
     int64_t win_start_us;
     struct awin w;
     struct episode *ep;
@@ -168,41 +159,12 @@ struct amp {
     const vigil_host_api *host;
     struct am_config cfg;
     uint64_t hash_key;
-    struct record *pool;
-    uint32_t npool, nused, next_fresh;
-    uint32_t *buckets;
-    uint32_t bucket_mask;
-    uint32_t lru_head, lru_tail;
-    uint32_t watch_head, watch_tail;
+    struct vgp_pool pool;       /* of struct record */
     int64_t now_us;
     struct counters stats;
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static vigil_addr addr_norm(const vigil_addr *a)
-{
-    vigil_addr n;
-    memset(&n, 0, sizeof n);
-    n.family = a->family;
-    memcpy(n.bytes, a->bytes, a->family == 6 ? 16 : 4);
-    return n;
-}
-
-static int addr_same(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
 
 static int addr_is_group(const vigil_addr *a)
 {
@@ -216,7 +178,7 @@ static uint64_t key_hash(uint64_t key, const vigil_addr *a, uint8_t service)
     uint64_t w0, w1;
     memcpy(&w0, a->bytes, 8);
     memcpy(&w1, a->bytes + 8, 8);
-    return mix64(mix64(key ^ ((uint64_t)service << 8) ^ a->family ^ w0) ^ w1);
+    return vgp_mix64(vgp_mix64(key ^ ((uint64_t)service << 8) ^ a->family ^ w0) ^ w1);
 }
 
 static void bitmap_add(uint64_t *bits, uint64_t h)
@@ -239,7 +201,7 @@ static uint32_t bitmap_estimate(const uint64_t *bits)
 
 static void vote(struct awin *w, const vigil_addr *refl)
 {
-    if (w->top_votes > 0 && addr_same(&w->top, refl)) {
+    if (w->top_votes > 0 && vgp_addr_same(&w->top, refl)) {
         w->top_votes++;
         w->top_hits++;
     } else if (w->top_votes == 0) {
@@ -252,89 +214,23 @@ static void vote(struct awin *w, const vigil_addr *refl)
 
 /* ---- the record table ------------------------------------------------------------ */
 
-static struct record *R(struct amp *am, uint32_t i)
+static struct record *R(const struct amp *am, uint32_t i)
 {
-    return &am->pool[i];
+    return vgp_pool_at(&am->pool, i);
 }
 
-static void lru_unlink(struct amp *am, uint32_t i)
+static uint64_t record_hash(const struct amp *am, const vigil_addr *a, uint8_t service)
 {
-    struct record *r = R(am, i);
-    if (r->lru_prev != NIL)
-        R(am, r->lru_prev)->lru_next = r->lru_next;
-    else
-        am->lru_head = r->lru_next;
-    if (r->lru_next != NIL)
-        R(am, r->lru_next)->lru_prev = r->lru_prev;
-    else
-        am->lru_tail = r->lru_prev;
-    r->lru_prev = r->lru_next = NIL;
-}
-
-static void lru_push_head(struct amp *am, uint32_t i)
-{
-    struct record *r = R(am, i);
-    r->lru_prev = NIL;
-    r->lru_next = am->lru_head;
-    if (am->lru_head != NIL)
-        R(am, am->lru_head)->lru_prev = i;
-    else
-        am->lru_tail = i;
-    am->lru_head = i;
-}
-
-static void watch(struct amp *am, uint32_t i)
-{
-    struct record *r = R(am, i);
-    if (r->watched)
-        return;
-    r->watched = 1;
-    r->watch_next = NIL;
-    r->watch_prev = am->watch_tail;
-    if (am->watch_tail != NIL)
-        R(am, am->watch_tail)->watch_next = i;
-    else
-        am->watch_head = i;
-    am->watch_tail = i;
-}
-
-static void unwatch(struct amp *am, uint32_t i)
-{
-    struct record *r = R(am, i);
-    if (!r->watched)
-        return;
-    if (r->watch_prev != NIL)
-        R(am, r->watch_prev)->watch_next = r->watch_next;
-    else
-        am->watch_head = r->watch_next;
-    if (r->watch_next != NIL)
-        R(am, r->watch_next)->watch_prev = r->watch_prev;
-    else
-        am->watch_tail = r->watch_prev;
-    r->watched = 0;
-    r->watch_prev = r->watch_next = NIL;
-}
-
-static uint32_t *bucket_of(struct amp *am, const vigil_addr *a, uint8_t service)
-{
-    return &am->buckets[(uint32_t)(key_hash(am->hash_key, a, service) >> 32) & am->bucket_mask];
+    return key_hash(am->hash_key, a, service);
 }
 
 static uint32_t record_find(struct amp *am, const vigil_addr *a, uint8_t service)
 {
-    for (uint32_t i = *bucket_of(am, a, service); i != NIL; i = R(am, i)->hash_next)
-        if (R(am, i)->service == service && addr_same(&R(am, i)->victim, a))
+    uint32_t i = *vgp_pool_bucket(&am->pool, record_hash(am, a, service));
+    for (; i != NIL; i = R(am, i)->hash_next)
+        if (R(am, i)->service == service && vgp_addr_same(&R(am, i)->victim, a))
             return i;
     return NIL;
-}
-
-static void hash_remove(struct amp *am, uint32_t i)
-{
-    uint32_t *p = bucket_of(am, &R(am, i)->victim, R(am, i)->service);
-    while (*p != NIL && *p != i)
-        p = &R(am, *p)->hash_next;
-    if (*p == i)
-        *p = R(am, i)->hash_next;
 }
 
 /* ---- reporting ------------------------------------------------------------------- */
@@ -344,27 +240,6 @@ struct alert_text {
     char bps[24], peak[24], windows[16], duration[24], refl[16], top[64], top_share[16];
     char first[24], last[24], window[16], port[8];
 };
-
-static void format_addr(const vigil_addr *a, char *buf, size_t len)
-{
-    if (a->family == 4) {
-        snprintf(buf, len, "%u.%u.%u.%u", a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
-        return;
-    }
-    size_t used = 0;
-    for (int i = 0; i < 16 && used < len; i += 2) {
-        int w = snprintf(buf + used, len - used, "%s%x", i ? ":" : "",
-                         (unsigned)(a->bytes[i] << 8 | a->bytes[i + 1]));
-        if (w < 0)
-            return;
-        used += (size_t)w;
-    }
-}
-
-static void format_ts(int64_t us, char *buf, size_t len)
-{
-    snprintf(buf, len, "%" PRId64 ".%06" PRId64, us / US_PER_SEC, us % US_PER_SEC);
-}
 
 static size_t fill_meta(const struct amp *am, const struct record *r, const struct episode *ep,
                         struct alert_text *x, vigil_meta *meta)
@@ -380,19 +255,19 @@ static size_t fill_meta(const struct amp *am, const struct record *r, const stru
     else
         snprintf(x->ratio, sizeof x->ratio, "unsolicited");
     snprintf(x->pps, sizeof x->pps, "%" PRIu64,
-             busy ? ep->resp_pkts * (uint64_t)US_PER_SEC / busy : ep->resp_pkts);
+             busy ? ep->resp_pkts * (uint64_t)VGP_US_PER_SEC / busy : ep->resp_pkts);
     snprintf(x->bps, sizeof x->bps, "%" PRIu64,
-             busy ? ep->resp_bytes * 8 * (uint64_t)US_PER_SEC / busy : ep->resp_bytes * 8);
+             busy ? ep->resp_bytes * 8 * (uint64_t)VGP_US_PER_SEC / busy : ep->resp_bytes * 8);
     snprintf(x->peak, sizeof x->peak, "%" PRIu32, ep->peak_pkts);
     snprintf(x->windows, sizeof x->windows, "%" PRIu32, ep->windows);
-    snprintf(x->duration, sizeof x->duration, "%" PRId64, (span > 0 ? span : 0) / US_PER_SEC);
-    snprintf(x->window, sizeof x->window, "%" PRId64, am->cfg.window_us / US_PER_SEC);
+    snprintf(x->duration, sizeof x->duration, "%" PRId64, (span > 0 ? span : 0) / VGP_US_PER_SEC);
+    snprintf(x->window, sizeof x->window, "%" PRId64, am->cfg.window_us / VGP_US_PER_SEC);
     snprintf(x->refl, sizeof x->refl, "%" PRIu32, ep->max_reflectors);
-    format_addr(&ep->top, x->top, sizeof x->top);
+    vgp_format_addr(&ep->top, x->top, sizeof x->top);
     snprintf(x->top_share, sizeof x->top_share, "%" PRIu64,
              ep->resp_pkts ? ep->top_hits * 100 / ep->resp_pkts : 0);
-    format_ts(ep->period_start_us, x->first, sizeof x->first);
-    format_ts(ep->last_qual_us, x->last, sizeof x->last);
+    vgp_format_ts(ep->period_start_us, x->first, sizeof x->first);
+    vgp_format_ts(ep->last_qual_us, x->last, sizeof x->last);
     int synack = r->service == S_SYNACK;
     size_t n = 0;
     meta[n++] = (vigil_meta){ synack ? "synack_packets" : "response_packets", x->pkts };
@@ -432,7 +307,7 @@ static void emit(struct amp *am, vigil_ctx *ctx, const struct record *r, struct 
     vigil_meta meta[META_MAX];
     size_t nmeta = fill_meta(am, r, ep, &x, meta);
     char target[64];
-    format_addr(&r->victim, target, sizeof target);
+    vgp_format_addr(&r->victim, target, sizeof target);
     snprintf(x.sig, sizeof x.sig, "VIGIL DOS %s against %s via %s%s reflectors", sd->label,
              target, x.refl, ep->max_reflectors >= SKETCH_SATURATED ? "+" : "");
 
@@ -504,7 +379,7 @@ static void episode_add(struct amp *am, struct record *r, int64_t win_end_us)
         ep->single = (uint8_t)single;
         am->stats.episodes++;
     }
-    if (!single || !addr_same(&ep->top, &w->top))
+    if (!single || !vgp_addr_same(&ep->top, &w->top))
         ep->single = 0;
     if (ep->windows == 0 && ep->alerted)
         ep->period_start_us = r->win_start_us;
@@ -513,7 +388,7 @@ static void episode_add(struct amp *am, struct record *r, int64_t win_end_us)
     ep->resp_bytes += w->resp_bytes;
     ep->req_pkts += w->req_pkts;
     ep->req_bytes += w->req_bytes;
-    ep->top_hits += addr_same(&ep->top, &w->top) ? w->top_hits : 0;
+    ep->top_hits += vgp_addr_same(&ep->top, &w->top) ? w->top_hits : 0;
     ep->windows++;
     if (w->resp_pkts > ep->peak_pkts)
         ep->peak_pkts = w->resp_pkts;
@@ -561,40 +436,29 @@ static void record_flush(struct amp *am, vigil_ctx *ctx, uint32_t i)
     struct record *r = R(am, i);
     close_window(am, r);
     review_episode(am, ctx, r, 1);
-    unwatch(am, i);
+    vgp_pool_unwatch(&am->pool, i);
 }
 
 static uint32_t record_get(struct amp *am, vigil_ctx *ctx, const vigil_addr *a, uint8_t service)
 {
     uint32_t i = record_find(am, a, service);
     if (i != NIL) {
-        if (am->lru_head != i) {
-            lru_unlink(am, i);
-            lru_push_head(am, i);
-        }
+        vgp_pool_touch(&am->pool, i);
         return i;
     }
-    if (am->next_fresh < am->npool) {
-        i = am->next_fresh++;
-    } else {
-        i = am->lru_tail;
+    i = vgp_pool_fresh(&am->pool);
+    if (i == NIL) {
+        i = am->pool.lru.tail;
         record_flush(am, ctx, i);
-        hash_remove(am, i);
-        lru_unlink(am, i);
-        am->nused--;
+        vgp_pool_remove(&am->pool, i, record_hash(am, &R(am, i)->victim, R(am, i)->service));
         am->stats.records_evicted++;
     }
     struct record *r = R(am, i);
     memset(r, 0, sizeof *r);
     r->victim = *a;
     r->service = service;
-    r->watch_prev = r->watch_next = NIL;
     r->win_start_us = am->now_us;
-    uint32_t *b = bucket_of(am, a, service);
-    r->hash_next = *b;
-    *b = i;
-    lru_push_head(am, i);
-    am->nused++;
+    vgp_pool_insert(&am->pool, i, record_hash(am, a, service));
     am->stats.records_created++;
     return i;
 }
@@ -603,27 +467,27 @@ static uint32_t record_get(struct amp *am, vigil_ctx *ctx, const vigil_addr *a, 
 static void count_response(struct amp *am, vigil_ctx *ctx, const vigil_packet *pkt,
                            uint8_t service)
 {
-    vigil_addr victim = addr_norm(&pkt->dst);
+    vigil_addr victim = vgp_addr_norm(&pkt->dst);
     if (addr_is_group(&victim))
         return;
     am->stats.responses++;
     uint32_t i = record_get(am, ctx, &victim, service);
     struct record *r = R(am, i);
     roll_window(am, r);
-    vigil_addr refl = addr_norm(&pkt->src);
+    vigil_addr refl = vgp_addr_norm(&pkt->src);
     r->w.resp_pkts++;
     r->w.resp_bytes += pkt->wire_len;
     vote(&r->w, &refl);
     /* A fixed key: the sketch (and so the alerts) must not vary by run. */
     bitmap_add(r->w.reflbits, key_hash(SKETCH_KEY, &refl, 0));
     if (r->w.resp_pkts == min_packets(am, service))
-        watch(am, i);
+        vgp_pool_watch(&am->pool, i);
 }
 
 /* A request the victim `pkt->src` sent itself: its responses are solicited. */
 static void count_request(struct amp *am, const vigil_packet *pkt, uint8_t service)
 {
-    vigil_addr victim = addr_norm(&pkt->src);
+    vigil_addr victim = vgp_addr_norm(&pkt->src);
     uint32_t i = record_find(am, &victim, service);
     if (i == NIL)
         return;
@@ -636,7 +500,7 @@ static void count_request(struct amp *am, const vigil_packet *pkt, uint8_t servi
 static void am_on_packet(void *state, vigil_ctx *ctx, const vigil_packet *pkt)
 {
     struct amp *am = state;
-    if (!HAS_MEMBER(pkt, vigil_packet, tcp_ack))
+    if (!VGP_HAS_MEMBER(pkt, vigil_packet, tcp_ack))
         return;
     if ((pkt->l3 != VIGIL_L3_IPV4 && pkt->l3 != VIGIL_L3_IPV6) ||
         !(pkt->flags & VIGIL_PKT_HAS_L4))
@@ -667,58 +531,37 @@ static void am_on_tick(void *state, vigil_ctx *ctx, int64_t now_us)
     if (now_us > am->now_us)
         am->now_us = now_us;
     uint32_t next;
-    for (uint32_t i = am->watch_head; i != NIL; i = next) {
+    for (uint32_t i = am->pool.watch.head; i != NIL; i = next) {
         struct record *r = R(am, i);
-        next = r->watch_next;
+        next = r->watch.next;
         roll_window(am, r);
         review_episode(am, ctx, r, 0);
         if (r->ep == NULL && r->w.resp_pkts < min_packets(am, r->service))
-            unwatch(am, i);
+            vgp_pool_unwatch(&am->pool, i);
     }
 }
 
 static void am_on_finish(void *state, vigil_ctx *ctx)
 {
     struct amp *am = state;
-    while (am->watch_head != NIL)
-        record_flush(am, ctx, am->watch_head);
+    while (am->pool.watch.head != NIL)
+        record_flush(am, ctx, am->pool.watch.head);
     const struct counters *c = &am->stats;
     am->host->log(ctx, VIGIL_LOG_INFO,
                   "responses=%" PRIu64 " records_tracked=%" PRIu32 " records_created=%" PRIu64
                   " records_evicted=%" PRIu64 " episodes=%" PRIu64 " alerts=%" PRIu64,
-                  c->responses, am->nused, c->records_created, c->records_evicted, c->episodes,
+                  c->responses, am->pool.nused, c->records_created, c->records_evicted, c->episodes,
                   c->alerts);
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
-
-static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct am_config *cfg)
-{
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        v *= k->scale;
-        memcpy((char *)cfg + k->offset, &v, sizeof v);
-    }
-    return VIGIL_OK;
-}
-
-static uint64_t random_key(void)
-{
-    uint64_t key = 0x2545f4914f6cdd1dULL;
-    if (getentropy(&key, sizeof key) != 0)
-        key = 0x2545f4914f6cdd1dULL; /* still correct, only predictable */
-    return key;
-}
 
 static void am_fini(void *state);
 
 static int am_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
 {
     if (host == NULL || host->abi_major != VIGIL_ABI_MAJOR ||
-        !HAS_MEMBER(host, vigil_host_api, now_us) || !host->log || !host->emit_alert ||
+        !VGP_HAS_MEMBER(host, vigil_host_api, now_us) || !host->log || !host->emit_alert ||
         !host->config_int)
         return VIGIL_EINVAL;
     struct amp *am = calloc(1, sizeof *am);
@@ -726,26 +569,17 @@ static int am_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         return VIGIL_ENOMEM;
     am->host = host;
     am->now_us = INT64_MIN / 2;
-    int rc = read_config(ctx, host, &am->cfg);
+    int rc = vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], &am->cfg);
     if (rc != VIGIL_OK) {
         free(am);
         return rc;
     }
-    am->npool = (uint32_t)am->cfg.max_records;
-    uint32_t nb = 16;
-    while (nb < am->npool * 2u)
-        nb *= 2;
-    /* calloc: pages of the pool are only touched as records appear. */
-    am->pool = calloc(am->npool, sizeof *am->pool);
-    am->buckets = malloc((size_t)nb * sizeof *am->buckets);
-    if (am->pool == NULL || am->buckets == NULL) {
+    if (VGP_POOL_INIT(&am->pool, (uint32_t)am->cfg.max_records, struct record, lru, watch,
+                      hash_next) != VIGIL_OK) {
         am_fini(am);
         return VIGIL_ENOMEM;
     }
-    memset(am->buckets, 0xff, (size_t)nb * sizeof *am->buckets);
-    am->bucket_mask = nb - 1;
-    am->lru_head = am->lru_tail = am->watch_head = am->watch_tail = NIL;
-    am->hash_key = random_key();
+    am->hash_key = vgp_random_key(0x2545f4914f6cdd1dULL);
     *state = am;
     return VIGIL_OK;
 }
@@ -755,11 +589,10 @@ static void am_fini(void *state)
     struct amp *am = state;
     if (am == NULL)
         return;
-    if (am->pool)
-        for (uint32_t i = 0; i < am->next_fresh; i++)
-            free(am->pool[i].ep);
-    free(am->pool);
-    free(am->buckets);
+    if (am->pool.base)
+        for (uint32_t i = 0; i < am->pool.next_fresh; i++)
+            free(R(am, i)->ep);
+    vgp_pool_free(&am->pool);
     free(am);
 }
 

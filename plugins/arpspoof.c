@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
 #define US_PER_SEC ((int64_t)1000000)
 #define MAX_IPS 8
@@ -484,15 +485,9 @@ static void as_finish(void *state, vigil_ctx *ctx)
 
 /* ---- configuration -------------------------------------------------------- */
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct as_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct as_config, field) }
-
-static const struct knob knobs[] = {
+static const struct vgp_knob knobs[] = {
     KNOB("min_score", 4, 1, 1000, 1, min_score),
     KNOB("binding_ttl_sec", 1800, 1, 604800, US_PER_SEC, binding_ttl_us),
     KNOB("request_window_sec", 5, 1, 3600, US_PER_SEC, request_window_us),
@@ -522,14 +517,9 @@ static int as_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
     if (as == NULL)
         return VIGIL_ENOMEM;
     as->host = host;
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK) {
-            as_fini(as);
-            return VIGIL_EINVAL;
-        }
-        *(int64_t *)((char *)&as->cfg + k->offset) = v * k->scale;
+    if (vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], &as->cfg) != VIGIL_OK) {
+        as_fini(as);
+        return VIGIL_EINVAL;
     }
     const struct as_config *c = &as->cfg;
     if (ring_init(&as->bindings, (uint32_t)c->max_bindings, sizeof(struct binding), 4) < 0

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
 #define US INT64_C(1000000)
 #define MB UINT64_C(1000000)
@@ -222,14 +223,8 @@ struct beacon {
 
 /* ---- configuration ---------------------------------------------------------- */
 
-struct int_knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
-
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct settings, field) }
-static const struct int_knob knobs[] = {
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct settings, k, d, lo, hi, sc, field)
+static const struct vgp_knob knobs[] = {
     KNOB("beacon_min_connections", 10, 4, HISTORY, 1, min_connections),
     KNOB("beacon_min_interval_sec", 10, 1, 86400, US, min_interval_us),
     KNOB("beacon_max_interval_sec", 14400, 1, 604800, US, max_interval_us),
@@ -247,14 +242,8 @@ static const struct int_knob knobs[] = {
 
 static int read_knobs(struct beacon *b, vigil_ctx *ctx)
 {
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct int_knob *k = &knobs[i];
-        int64_t v;
-        if (b->api->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        int64_t *field = (int64_t *)(void *)((char *)&b->set + k->offset);
-        *field = v * k->scale;
-    }
+    if (vgp_read_knobs(ctx, b->api, knobs, sizeof knobs / sizeof knobs[0], &b->set) != VIGIL_OK)
+        return VIGIL_EINVAL;
     if (b->set.min_interval_us > b->set.max_interval_us) {
         b->api->log(ctx, VIGIL_LOG_ERROR,
                     "beacon_min_interval_sec is above beacon_max_interval_sec");
@@ -393,42 +382,9 @@ static int is_outbound(const struct beacon *b, vigil_ctx *ctx, const vigil_packe
 
 /* ---- formatting ------------------------------------------------------------- */
 
-static void addr_text(const vigil_addr *a, char *out, size_t len)
+static void emit(struct beacon *b, vigil_ctx *ctx, vgp_alert *al)
 {
-    if (inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->bytes, out, (socklen_t)len) == NULL)
-        snprintf(out, len, "?");
-}
-
-/* Up to 16 metadata entries whose values live in the struct. */
-struct meta_list {
-    vigil_meta m[16];
-    char value[16][64];
-    size_t n;
-};
-
-static void meta_add(struct meta_list *l, const char *key, const char *fmt, ...) VIGIL_PRINTF(3, 4);
-
-static void meta_add(struct meta_list *l, const char *key, const char *fmt, ...)
-{
-    if (l->n >= 16)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(l->value[l->n], sizeof l->value[l->n], fmt, ap);
-    va_end(ap);
-    l->m[l->n].key = key;
-    l->m[l->n].value = l->value[l->n];
-    l->n++;
-}
-
-static void emit(struct beacon *b, vigil_ctx *ctx, vigil_alert *a, const struct meta_list *meta)
-{
-    a->size = sizeof *a;
-    a->gid = 1;
-    a->rev = 1;
-    a->meta = meta->m;
-    a->meta_count = meta->n;
-    b->api->emit_alert(ctx, a);
+    vgp_alert_emit(al, ctx, b->api);
     b->alerts++;
 }
 
@@ -513,39 +469,37 @@ static void beacon_alert(struct beacon *b, vigil_ctx *ctx, const struct pair *p,
                          const struct rhythm *r, int64_t ts)
 {
     char peer[64];
-    addr_text(&p->key.peer, peer, sizeof peer);
+    vgp_addr_ntop(&p->key.peer, peer, sizeof peer);
     int udp = p->key.proto == 17;
     char sig[192];
     snprintf(sig, sizeof sig, "VIGIL C2 periodic %s callbacks to %s port %u every %.1f s (jitter %.1f%%)",
              udp ? "UDP" : "TCP", peer, p->key.port, r->mean_us / US, r->jitter * 100);
-    struct meta_list meta;
-    meta.n = 0;
-    meta_add(&meta, "connections", "%" PRIu32, p->events);
-    meta_add(&meta, "sessions", "%" PRIu32, p->sessions);
-    meta_add(&meta, "intervals_scored", "%" PRIu32, r->used);
-    meta_add(&meta, "mean_interval_sec", "%.2f", r->mean_us / US);
-    meta_add(&meta, "jitter", "%.4f", r->jitter);
-    meta_add(&meta, "interval_min_sec", "%.2f", (double)r->min_us / US);
-    meta_add(&meta, "interval_max_sec", "%.2f", (double)r->max_us / US);
-    meta_add(&meta, "window_sec", "%.0f", (double)(start_at(p, p->count - 1) - start_at(p, 0)) / US);
-    meta_add(&meta, "first_seen", "%.6f", (double)p->first_us / US);
-    meta_add(&meta, "last_seen", "%.6f", (double)ts / US);
-    meta_add(&meta, "max_jitter", "%.2f", (double)b->set.max_jitter_pct / 100);
-    vigil_alert a;
-    memset(&a, 0, sizeof a);
-    a.signature_id = udp ? SID_BEACON_UDP : SID_BEACON_TCP;
-    a.severity = 2;
-    a.signature = sig;
-    a.category = "A Network Trojan was Detected";
-    a.attack_category = "beaconing";
-    a.attack_technique = "periodic_callback";
-    a.mitre_attack = "T1071";
-    a.src = p->key.host;
-    a.dst = p->key.peer;
-    a.dport = p->key.port;
-    a.ip_proto = p->key.proto;
-    a.ts_us = ts;
-    emit(b, ctx, &a, &meta);
+    vgp_alert al;
+    vgp_alert_init(&al, 16, 64);
+    vgp_meta_add(&al, "connections", "%" PRIu32, p->events);
+    vgp_meta_add(&al, "sessions", "%" PRIu32, p->sessions);
+    vgp_meta_add(&al, "intervals_scored", "%" PRIu32, r->used);
+    vgp_meta_add(&al, "mean_interval_sec", "%.2f", r->mean_us / US);
+    vgp_meta_add(&al, "jitter", "%.4f", r->jitter);
+    vgp_meta_add(&al, "interval_min_sec", "%.2f", (double)r->min_us / US);
+    vgp_meta_add(&al, "interval_max_sec", "%.2f", (double)r->max_us / US);
+    vgp_meta_add(&al, "window_sec", "%.0f", (double)(start_at(p, p->count - 1) - start_at(p, 0)) / US);
+    vgp_meta_add(&al, "first_seen", "%.6f", (double)p->first_us / US);
+    vgp_meta_add(&al, "last_seen", "%.6f", (double)ts / US);
+    vgp_meta_add(&al, "max_jitter", "%.2f", (double)b->set.max_jitter_pct / 100);
+    al.a.signature_id = udp ? SID_BEACON_UDP : SID_BEACON_TCP;
+    al.a.severity = 2;
+    al.a.signature = sig;
+    al.a.category = "A Network Trojan was Detected";
+    al.a.attack_category = "beaconing";
+    al.a.attack_technique = "periodic_callback";
+    al.a.mitre_attack = "T1071";
+    al.a.src = p->key.host;
+    al.a.dst = p->key.peer;
+    al.a.dport = p->key.port;
+    al.a.ip_proto = p->key.proto;
+    al.a.ts_us = ts;
+    emit(b, ctx, &al);
 }
 
 /* Scored when the series first reaches min_connections sessions, then once
@@ -736,38 +690,36 @@ static void exfil_alert(struct beacon *b, vigil_ctx *ctx, const struct host *h, 
 {
     const struct peer_bytes *peer = top_peer(h);
     char peer_s[64];
-    addr_text(&peer->addr, peer_s, sizeof peer_s);
+    vgp_addr_ntop(&peer->addr, peer_s, sizeof peer_s);
     double ratio = h->baseline > 0 ? (double)h->bytes / h->baseline : 0;
     char sig[192];
     snprintf(sig, sizeof sig, "VIGIL EXFIL outbound volume spike: %.1f MB in %" PRId64
              " s, %.0fx the host's baseline, mostly to %s", (double)h->bytes / MB,
              b->set.window_us / US, ratio, peer_s);
-    struct meta_list meta;
-    meta.n = 0;
-    meta_add(&meta, "bytes", "%" PRIu64, h->bytes);
-    meta_add(&meta, "baseline_bytes", "%.0f", h->baseline);
-    meta_add(&meta, "ratio", "%.1f", ratio);
-    meta_add(&meta, "threshold_bytes", "%.0f", threshold(b, h));
-    meta_add(&meta, "peer_bytes", "%" PRIu64, peer->bytes);
-    meta_add(&meta, "window_sec", "%" PRId64, b->set.window_us / US);
-    meta_add(&meta, "window_start", "%" PRId64, h->window_start / US);
-    meta_add(&meta, "learning_windows", "%" PRId64, b->set.learn_windows);
-    meta_add(&meta, "active_windows", "%" PRIu32, h->active_windows);
-    vigil_alert a;
-    memset(&a, 0, sizeof a);
-    a.signature_id = SID_EXFIL;
-    a.severity = 2;
-    a.signature = sig;
-    a.category = "Potential Corporate Privacy Violation";
-    a.attack_category = "exfiltration";
-    a.attack_technique = "outbound_volume_spike";
-    a.mitre_attack = "T1048";
-    a.src = h->addr;
-    a.dst = peer->addr;
-    a.dport = peer->port;
-    a.ip_proto = peer->proto;
-    a.ts_us = ts;
-    emit(b, ctx, &a, &meta);
+    vgp_alert al;
+    vgp_alert_init(&al, 16, 64);
+    vgp_meta_add(&al, "bytes", "%" PRIu64, h->bytes);
+    vgp_meta_add(&al, "baseline_bytes", "%.0f", h->baseline);
+    vgp_meta_add(&al, "ratio", "%.1f", ratio);
+    vgp_meta_add(&al, "threshold_bytes", "%.0f", threshold(b, h));
+    vgp_meta_add(&al, "peer_bytes", "%" PRIu64, peer->bytes);
+    vgp_meta_add(&al, "window_sec", "%" PRId64, b->set.window_us / US);
+    vgp_meta_add(&al, "window_start", "%" PRId64, h->window_start / US);
+    vgp_meta_add(&al, "learning_windows", "%" PRId64, b->set.learn_windows);
+    vgp_meta_add(&al, "active_windows", "%" PRIu32, h->active_windows);
+    al.a.signature_id = SID_EXFIL;
+    al.a.severity = 2;
+    al.a.signature = sig;
+    al.a.category = "Potential Corporate Privacy Violation";
+    al.a.attack_category = "exfiltration";
+    al.a.attack_technique = "outbound_volume_spike";
+    al.a.mitre_attack = "T1048";
+    al.a.src = h->addr;
+    al.a.dst = peer->addr;
+    al.a.dport = peer->port;
+    al.a.ip_proto = peer->proto;
+    al.a.ts_us = ts;
+    emit(b, ctx, &al);
 }
 
 static void on_upload(struct beacon *b, vigil_ctx *ctx, const vigil_packet *pkt)

@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
-#define US_PER_SEC ((int64_t)1000000)
 #define LINE_MAX_ 160           /* bytes of a protocol line kept (its start) */
 #define USER_MAX 32             /* bytes of a user name kept */
 #define USER_SAMPLE 4           /* distinct user names listed in an alert */
@@ -87,23 +87,17 @@ struct bf_config {
     int64_t parse_limit;        /* protocol bytes read per direction */
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct bf_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct bf_config, field) }
-
-static const struct knob knobs[] = {
-    KNOB("window_sec", 300, 10, 86400, US_PER_SEC, window_us),
+static const struct vgp_knob knobs[] = {
+    KNOB("window_sec", 300, 10, 86400, VGP_US_PER_SEC, window_us),
     KNOB("min_failures", 6, 2, 100000, 1, min_failures),
     KNOB("min_sessions", 6, 2, SESSION_RING, 1, min_sessions),
-    KNOB("short_session_sec", 30, 1, 3600, US_PER_SEC, short_session_us),
+    KNOB("short_session_sec", 30, 1, 3600, VGP_US_PER_SEC, short_session_us),
     KNOB("min_session_bytes", 400, 0, 1 << 20, 1, min_session_bytes),
     KNOB("max_session_bytes", 65536, 1024, 1 << 30, 1, max_session_bytes),
-    KNOB("settle_sec", 10, 0, 3600, US_PER_SEC, settle_us),
-    KNOB("report_delay_sec", 60, 0, 86400, US_PER_SEC, report_delay_us),
+    KNOB("settle_sec", 10, 0, 3600, VGP_US_PER_SEC, settle_us),
+    KNOB("report_delay_sec", 60, 0, 86400, VGP_US_PER_SEC, report_delay_us),
     KNOB("max_trackers", 16384, 16, 1 << 24, 1, max_trackers),
     KNOB("max_conns", 16384, 16, 1 << 24, 1, max_conns),
     KNOB("parse_limit_kb", 64, 1, 65536, 1024, parse_limit),
@@ -194,58 +188,24 @@ struct bruteforce {
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static size_t addr_len(const vigil_addr *a)
-{
-    return a->family == 6 ? 16 : 4;
-}
-
-static vigil_addr addr_norm(const vigil_addr *a)
-{
-    vigil_addr n;
-    memset(&n, 0, sizeof n);
-    n.family = a->family;
-    memcpy(n.bytes, a->bytes, addr_len(a));
-    return n;
-}
-
-static int addr_eq(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
-}
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-/* s (length n) starts with the lower-case word w, case-insensitively. */
+/* s (length n) starts with the vgp_lower-case word w, case-insensitively. */
 static int starts_with_ci(const char *s, size_t n, const char *w)
 {
     size_t wl = strlen(w);
     if (n < wl)
         return 0;
     for (size_t i = 0; i < wl; i++)
-        if (lower((unsigned char)s[i]) != w[i])
+        if (vgp_lower((unsigned char)s[i]) != w[i])
             return 0;
     return 1;
 }
 
-/* The lower-case needle occurs in s (length n), case-insensitively. */
+/* The vgp_lower-case needle occurs in s (length n), case-insensitively. */
 static int contains_ci(const char *s, size_t n, const char *needle)
 {
     size_t nl = strlen(needle);
     for (size_t i = 0; i + nl <= n; i++)
-        if (lower((unsigned char)s[i]) == needle[0] && starts_with_ci(s + i, n - i, needle))
+        if (vgp_lower((unsigned char)s[i]) == needle[0] && starts_with_ci(s + i, n - i, needle))
             return 1;
     return 0;
 }
@@ -361,14 +321,8 @@ static int parse_ports(const char *s, uint16_t *out, size_t cap)
 
 static int read_config(struct bruteforce *bf, vigil_ctx *ctx)
 {
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        int64_t v;
-        if (bf->host->config_int(ctx, knobs[i].key, knobs[i].def, knobs[i].min, knobs[i].max,
-                                 &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        int64_t *field = (int64_t *)(void *)((char *)&bf->cfg + knobs[i].offset);
-        *field = v * knobs[i].scale;
-    }
+    if (vgp_read_knobs(ctx, bf->host, knobs, sizeof knobs / sizeof knobs[0], &bf->cfg) != VIGIL_OK)
+        return VIGIL_EINVAL;
     for (int s = 1; s < SVC_COUNT; s++) {
         const char *list = services[s].default_ports;
         int rc = bf->host->config_str(ctx, services[s].ports_key, &list);
@@ -406,8 +360,8 @@ static uint32_t tracker_hash(const struct bruteforce *bf, const vigil_addr *src,
         uint64_t a, b;
         memcpy(&a, src->bytes + i, 8);
         memcpy(&b, dst->bytes + i, 8);
-        h = mix64(h ^ a);
-        h = mix64(h ^ b);
+        h = vgp_mix64(h ^ a);
+        h = vgp_mix64(h ^ b);
     }
     return (uint32_t)(h >> 32);
 }
@@ -483,11 +437,11 @@ static void report(struct bruteforce *bf, vigil_ctx *ctx, struct tracker *t);
 static struct tracker *tracker_get(struct bruteforce *bf, vigil_ctx *ctx, const vigil_addr *src,
                                    const vigil_addr *dst, uint16_t port, uint8_t svc)
 {
-    vigil_addr s = addr_norm(src), d = addr_norm(dst);
+    vigil_addr s = vgp_addr_norm(src), d = vgp_addr_norm(dst);
     uint32_t h = tracker_hash(bf, &s, &d, port, svc);
     for (struct tracker *t = bf->buckets[h & bf->bucket_mask]; t; t = t->hash_next) {
-        if (t->hash == h && t->port == port && t->svc == svc && addr_eq(&t->src, &s) &&
-            addr_eq(&t->dst, &d)) {
+        if (t->hash == h && t->port == port && t->svc == svc && vgp_addr_eq(&t->src, &s) &&
+            vgp_addr_eq(&t->dst, &d)) {
             lru_unlink(bf, t);
             lru_append(bf, t);
             return t;
@@ -639,7 +593,7 @@ static void report(struct bruteforce *bf, vigil_ctx *ctx, struct tracker *t)
     snprintf(fails, sizeof fails, "%" PRIu64, t->failures);
     snprintf(conns, sizeof conns, "%" PRIu64, t->conns);
     snprintf(dur, sizeof dur, "%.1f", (double)span / 1e6);
-    snprintf(win, sizeof win, "%" PRId64, bf->cfg.window_us / US_PER_SEC);
+    snprintf(win, sizeof win, "%" PRId64, bf->cfg.window_us / VGP_US_PER_SEC);
     snprintf(port, sizeof port, "%u", (unsigned)t->port);
     snprintf(rate, sizeof rate, "%.1f",
              span > 0 ? (double)t->failures * 60e6 / (double)span : (double)t->failures);
@@ -1159,9 +1113,7 @@ static int bf_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         free(bf);
         return rc;
     }
-    uint32_t nb = 16;
-    while (nb < (uint64_t)bf->cfg.max_trackers && nb < (1u << 24))
-        nb *= 2;
+    uint32_t nb = vgp_pow2_at_least((uint64_t)bf->cfg.max_trackers, 1u << 24);
     bf->buckets = calloc(nb, sizeof *bf->buckets);
     if (bf->buckets == NULL) {
         free(bf);
@@ -1169,7 +1121,7 @@ static int bf_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
     }
     bf->bucket_mask = nb - 1;
     /* Bucket choice only; alerts never depend on it. */
-    bf->hash_key = mix64((uint64_t)(uintptr_t)bf ^ 0x9e3779b97f4a7c15ULL);
+    bf->hash_key = vgp_mix64((uint64_t)(uintptr_t)bf ^ 0x9e3779b97f4a7c15ULL);
     *state = bf;
     return VIGIL_OK;
 }

@@ -36,16 +36,13 @@
 #include <unistd.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
-#define US_PER_SEC ((int64_t)1000000)
-#define NIL UINT32_MAX
+#define NIL VGP_NIL
 #define BITMAP_WORDS 4          /* 256-bit distinct-count sketches */
 #define META_MAX 18
 #define SKETCH_KEY 0x6a09e667f3bcc909ULL
 #define SKETCH_SATURATED 1420   /* bitmap_estimate() of a full bitmap */
-
-#define HAS_MEMBER(ptr, type, member)                                     \
-    ((ptr)->size >= offsetof(type, member) + sizeof((ptr)->member))
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -67,17 +64,10 @@ struct fl_config {
     int64_t udp_skip_reflector_ports;
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct fl_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field)                                     \
-    { k, d, lo, hi, sc, offsetof(struct fl_config, field) }
-
-static const struct knob knobs[] = {
-    KNOB("window_sec", 1, 1, 3600, US_PER_SEC, window_us),
+static const struct vgp_knob knobs[] = {
+    KNOB("window_sec", 1, 1, 3600, VGP_US_PER_SEC, window_us),
     KNOB("syn_min_packets", 100, 2, 100000000, 1, syn_min_packets),
     KNOB("syn_max_complete_percent", 20, 0, 100, 1, syn_max_complete_percent),
     KNOB("udp_min_packets", 1000, 2, 100000000, 1, udp_min_packets),
@@ -87,9 +77,9 @@ static const struct knob knobs[] = {
     KNOB("port_min_percent", 50, 1, 100, 1, port_min_percent),
     KNOB("dominant_percent", 50, 1, 100, 1, dominant_percent),
     KNOB("distributed_min_sources", 16, 2, 100000, 1, distributed_min_sources),
-    KNOB("settle_sec", 5, 0, 86400, US_PER_SEC, settle_us),
-    KNOB("report_delay_sec", 10, 0, 86400, US_PER_SEC, report_delay_us),
-    KNOB("alert_interval_sec", 60, 1, 86400, US_PER_SEC, alert_interval_us),
+    KNOB("settle_sec", 5, 0, 86400, VGP_US_PER_SEC, settle_us),
+    KNOB("report_delay_sec", 10, 0, 86400, VGP_US_PER_SEC, report_delay_us),
+    KNOB("alert_interval_sec", 60, 1, 86400, VGP_US_PER_SEC, alert_interval_us),
     KNOB("max_victims", 16384, 16, 4194304, 1, max_victims),
     KNOB("udp_skip_reflector_ports", 1, 0, 1, 1, udp_skip_reflector_ports),
 };
@@ -140,10 +130,9 @@ struct episode {
 
 struct victim {
     vigil_addr addr;
-    uint8_t used, watched;
+    uint8_t used;
     uint32_t hash_next;
-    uint32_t lru_prev, lru_next;
-    uint32_t watch_prev, watch_next;
+    struct vgp_link lru, watch;
     int64_t win_start_us, last_seen_us;
     struct kwin k[K_COUNT];
     struct episode *ep[K_COUNT];
@@ -157,41 +146,12 @@ struct flood {
     const vigil_host_api *host;
     struct fl_config cfg;
     uint64_t hash_key;
-    struct victim *pool;
-    uint32_t npool, nused, next_fresh;
-    uint32_t *buckets;
-    uint32_t bucket_mask;
-    uint32_t lru_head, lru_tail;     /* most recently seen at the head */
-    uint32_t watch_head, watch_tail; /* in order of interest */
+    struct vgp_pool pool;       /* of struct victim */
     int64_t now_us;
     struct counters stats;
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static vigil_addr addr_norm(const vigil_addr *a)
-{
-    vigil_addr n;
-    memset(&n, 0, sizeof n);
-    n.family = a->family;
-    memcpy(n.bytes, a->bytes, a->family == 6 ? 16 : 4);
-    return n;
-}
-
-static int addr_same(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
 
 /* Multicast and broadcast: many receivers, not one victim. */
 static int addr_is_group(const vigil_addr *a)
@@ -207,7 +167,7 @@ static uint64_t addr_hash(uint64_t key, const vigil_addr *a)
     uint64_t w0, w1;
     memcpy(&w0, a->bytes, 8);
     memcpy(&w1, a->bytes + 8, 8);
-    return mix64(mix64(key ^ a->family ^ w0) ^ w1);
+    return vgp_mix64(vgp_mix64(key ^ a->family ^ w0) ^ w1);
 }
 
 static void bitmap_add(uint64_t *bits, uint64_t h)
@@ -231,7 +191,7 @@ static uint32_t bitmap_estimate(const uint64_t *bits)
 /* Boyer-Moore majority vote with an exact count for the current candidate. */
 static void vote_addr(struct kwin *w, const vigil_addr *src)
 {
-    if (w->src_votes > 0 && addr_same(&w->src, src)) {
+    if (w->src_votes > 0 && vgp_addr_same(&w->src, src)) {
         w->src_votes++;
         w->src_hits++;
     } else if (w->src_votes == 0) {
@@ -262,89 +222,23 @@ static int percent_at_least(uint64_t part, uint64_t whole, int64_t pct)
 
 /* ---- the victim table ------------------------------------------------------------ */
 
-static struct victim *V(struct flood *fl, uint32_t i)
+static struct victim *V(const struct flood *fl, uint32_t i)
 {
-    return &fl->pool[i];
+    return vgp_pool_at(&fl->pool, i);
 }
 
-static void lru_unlink(struct flood *fl, uint32_t i)
+static uint64_t victim_hash(const struct flood *fl, const vigil_addr *a)
 {
-    struct victim *v = V(fl, i);
-    if (v->lru_prev != NIL)
-        V(fl, v->lru_prev)->lru_next = v->lru_next;
-    else
-        fl->lru_head = v->lru_next;
-    if (v->lru_next != NIL)
-        V(fl, v->lru_next)->lru_prev = v->lru_prev;
-    else
-        fl->lru_tail = v->lru_prev;
-    v->lru_prev = v->lru_next = NIL;
-}
-
-static void lru_push_head(struct flood *fl, uint32_t i)
-{
-    struct victim *v = V(fl, i);
-    v->lru_prev = NIL;
-    v->lru_next = fl->lru_head;
-    if (fl->lru_head != NIL)
-        V(fl, fl->lru_head)->lru_prev = i;
-    else
-        fl->lru_tail = i;
-    fl->lru_head = i;
-}
-
-static void watch(struct flood *fl, uint32_t i)
-{
-    struct victim *v = V(fl, i);
-    if (v->watched)
-        return;
-    v->watched = 1;
-    v->watch_next = NIL;
-    v->watch_prev = fl->watch_tail;
-    if (fl->watch_tail != NIL)
-        V(fl, fl->watch_tail)->watch_next = i;
-    else
-        fl->watch_head = i;
-    fl->watch_tail = i;
-}
-
-static void unwatch(struct flood *fl, uint32_t i)
-{
-    struct victim *v = V(fl, i);
-    if (!v->watched)
-        return;
-    if (v->watch_prev != NIL)
-        V(fl, v->watch_prev)->watch_next = v->watch_next;
-    else
-        fl->watch_head = v->watch_next;
-    if (v->watch_next != NIL)
-        V(fl, v->watch_next)->watch_prev = v->watch_prev;
-    else
-        fl->watch_tail = v->watch_prev;
-    v->watched = 0;
-    v->watch_prev = v->watch_next = NIL;
-}
-
-static uint32_t *bucket_of(struct flood *fl, const vigil_addr *a)
-{
-    return &fl->buckets[(uint32_t)(addr_hash(fl->hash_key, a) >> 32) & fl->bucket_mask];
+    return addr_hash(fl->hash_key, a);
 }
 
 static uint32_t victim_find(struct flood *fl, const vigil_addr *a)
 {
-    for (uint32_t i = *bucket_of(fl, a); i != NIL; i = V(fl, i)->hash_next)
-        if (addr_same(&V(fl, i)->addr, a))
+    uint32_t i = *vgp_pool_bucket(&fl->pool, victim_hash(fl, a));
+    for (; i != NIL; i = V(fl, i)->hash_next)
+        if (vgp_addr_same(&V(fl, i)->addr, a))
             return i;
     return NIL;
-}
-
-static void hash_remove(struct flood *fl, uint32_t i)
-{
-    uint32_t *p = bucket_of(fl, &V(fl, i)->addr);
-    while (*p != NIL && *p != i)
-        p = &V(fl, *p)->hash_next;
-    if (*p == i)
-        *p = V(fl, i)->hash_next;
 }
 
 static void reset_window(struct victim *v, int64_t now_us)
@@ -361,27 +255,6 @@ struct alert_text {
     char port[8], window[16];
 };
 
-static void format_addr(const vigil_addr *a, char *buf, size_t len)
-{
-    if (a->family == 4) {
-        snprintf(buf, len, "%u.%u.%u.%u", a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
-        return;
-    }
-    size_t used = 0;
-    for (int i = 0; i < 16 && used < len; i += 2) {
-        int w = snprintf(buf + used, len - used, "%s%x", i ? ":" : "",
-                         (unsigned)(a->bytes[i] << 8 | a->bytes[i + 1]));
-        if (w < 0)
-            return;
-        used += (size_t)w;
-    }
-}
-
-static void format_ts(int64_t us, char *buf, size_t len)
-{
-    snprintf(buf, len, "%" PRId64 ".%06" PRId64, us / US_PER_SEC, us % US_PER_SEC);
-}
-
 static size_t fill_meta(const struct flood *fl, const struct episode *ep, enum kind k,
                         struct alert_text *x, vigil_meta *meta)
 {
@@ -391,18 +264,18 @@ static size_t fill_meta(const struct flood *fl, const struct episode *ep, enum k
     snprintf(x->pkts, sizeof x->pkts, "%" PRIu64, ep->pkts);
     snprintf(x->bytes, sizeof x->bytes, "%" PRIu64, ep->bytes);
     snprintf(x->pps, sizeof x->pps, "%" PRIu64,
-             busy > 0 ? ep->pkts * (uint64_t)US_PER_SEC / (uint64_t)busy : ep->pkts);
+             busy > 0 ? ep->pkts * (uint64_t)VGP_US_PER_SEC / (uint64_t)busy : ep->pkts);
     snprintf(x->peak, sizeof x->peak, "%" PRIu32, ep->peak_pkts);
     snprintf(x->windows, sizeof x->windows, "%" PRIu32, ep->windows);
-    snprintf(x->duration, sizeof x->duration, "%" PRId64, (span > 0 ? span : 0) / US_PER_SEC);
-    snprintf(x->window, sizeof x->window, "%" PRId64, fl->cfg.window_us / US_PER_SEC);
+    snprintf(x->duration, sizeof x->duration, "%" PRId64, (span > 0 ? span : 0) / VGP_US_PER_SEC);
+    snprintf(x->window, sizeof x->window, "%" PRId64, fl->cfg.window_us / VGP_US_PER_SEC);
     snprintf(x->answered, sizeof x->answered, "%" PRIu64, ep->answered);
     snprintf(x->srcs, sizeof x->srcs, "%" PRIu32, ep->max_sources);
     snprintf(x->flows, sizeof x->flows, "%" PRIu32, ep->max_flows);
     snprintf(x->top_share, sizeof x->top_share, "%" PRIu64,
              ep->pkts ? ep->src_hits * 100 / ep->pkts : 0);
-    format_ts(ep->period_start_us, x->first, sizeof x->first);
-    format_ts(ep->last_qual_us, x->last, sizeof x->last);
+    vgp_format_ts(ep->period_start_us, x->first, sizeof x->first);
+    vgp_format_ts(ep->last_qual_us, x->last, sizeof x->last);
     size_t n = 0;
     meta[n++] = (vigil_meta){ "packets", x->pkts };
     meta[n++] = (vigil_meta){ "bytes", x->bytes };
@@ -420,7 +293,7 @@ static size_t fill_meta(const struct flood *fl, const struct episode *ep, enum k
     if (k == K_UDP)
         meta[n++] = (vigil_meta){ "distinct_source_endpoints", x->flows };
     if (ep->dominated) {
-        format_addr(&ep->src, x->top_src, sizeof x->top_src);
+        vgp_format_addr(&ep->src, x->top_src, sizeof x->top_src);
         meta[n++] = (vigil_meta){ "top_source", x->top_src };
         meta[n++] = (vigil_meta){ "top_source_percent", x->top_share };
     }
@@ -441,7 +314,7 @@ static void emit(struct flood *fl, vigil_ctx *ctx, const struct victim *v, enum 
     vigil_meta meta[META_MAX];
     size_t nmeta = fill_meta(fl, ep, k, &x, meta);
     char target[64];
-    format_addr(&v->addr, target, sizeof target);
+    vgp_format_addr(&v->addr, target, sizeof target);
     if (ep->dominated)
         snprintf(x.sig, sizeof x.sig, "VIGIL DOS %s against %s", te->label, target);
     else
@@ -517,7 +390,7 @@ static void episode_add(struct flood *fl, struct victim *v, enum kind k, const s
         ep->port = w->port;
         fl->stats.episodes++;
     }
-    if (!dominated || !addr_same(&ep->src, &w->src))
+    if (!dominated || !vgp_addr_same(&ep->src, &w->src))
         ep->dominated = 0;
     if (!one_port || ep->port != w->port)
         ep->port_fixed = 0;
@@ -527,7 +400,7 @@ static void episode_add(struct flood *fl, struct victim *v, enum kind k, const s
     ep->pkts += w->pkts;
     ep->bytes += w->bytes;
     ep->answered += w->answered;
-    ep->src_hits += addr_same(&ep->src, &w->src) ? w->src_hits : 0;
+    ep->src_hits += vgp_addr_same(&ep->src, &w->src) ? w->src_hits : 0;
     ep->windows++;
     if (w->pkts > ep->peak_pkts) {
         ep->peak_pkts = w->pkts;
@@ -588,40 +461,29 @@ static void victim_flush(struct flood *fl, vigil_ctx *ctx, uint32_t i)
     close_window(fl, v);
     reset_window(v, fl->now_us);
     review_episodes(fl, ctx, v, 1);
-    unwatch(fl, i);
+    vgp_pool_unwatch(&fl->pool, i);
 }
 
 static uint32_t victim_get(struct flood *fl, vigil_ctx *ctx, const vigil_addr *a)
 {
     uint32_t i = victim_find(fl, a);
     if (i != NIL) {
-        if (fl->lru_head != i) {
-            lru_unlink(fl, i);
-            lru_push_head(fl, i);
-        }
+        vgp_pool_touch(&fl->pool, i);
         return i;
     }
-    if (fl->next_fresh < fl->npool) {
-        i = fl->next_fresh++;
-    } else {
-        i = fl->lru_tail;
+    i = vgp_pool_fresh(&fl->pool);
+    if (i == NIL) {
+        i = fl->pool.lru.tail;
         victim_flush(fl, ctx, i);
-        hash_remove(fl, i);
-        lru_unlink(fl, i);
-        fl->nused--;
+        vgp_pool_remove(&fl->pool, i, victim_hash(fl, &V(fl, i)->addr));
         fl->stats.victims_evicted++;
     }
     struct victim *v = V(fl, i);
     memset(v, 0, sizeof *v);
     v->addr = *a;
     v->used = 1;
-    v->watch_prev = v->watch_next = NIL;
     v->win_start_us = fl->now_us;
-    uint32_t *b = bucket_of(fl, a);
-    v->hash_next = *b;
-    *b = i;
-    lru_push_head(fl, i);
-    fl->nused++;
+    vgp_pool_insert(&fl->pool, i, victim_hash(fl, a));
     fl->stats.victims_created++;
     return i;
 }
@@ -647,7 +509,7 @@ static uint64_t min_packets(const struct flood *fl, enum kind k)
 /* One attack packet src -> dst of kind k. */
 static void count_attack(struct flood *fl, vigil_ctx *ctx, const vigil_packet *pkt, enum kind k)
 {
-    vigil_addr dst = addr_norm(&pkt->dst);
+    vigil_addr dst = vgp_addr_norm(&pkt->dst);
     if (addr_is_group(&dst))
         return;
     uint32_t i = victim_get(fl, ctx, &dst);
@@ -655,7 +517,7 @@ static void count_attack(struct flood *fl, vigil_ctx *ctx, const vigil_packet *p
     roll_window(fl, v);
     v->last_seen_us = fl->now_us;
     struct kwin *w = &v->k[k];
-    vigil_addr src = addr_norm(&pkt->src);
+    vigil_addr src = vgp_addr_norm(&pkt->src);
     /* A fixed key: the sketches (and so the alerts) must not vary by run. */
     uint64_t h = addr_hash(SKETCH_KEY, &src);
     w->pkts++;
@@ -665,15 +527,15 @@ static void count_attack(struct flood *fl, vigil_ctx *ctx, const vigil_packet *p
         vote_port(w, pkt->dport);
     bitmap_add(w->srcbits, h);
     if (k == K_UDP)
-        bitmap_add(w->flowbits, mix64(h ^ pkt->sport));
+        bitmap_add(w->flowbits, vgp_mix64(h ^ pkt->sport));
     if (w->pkts == min_packets(fl, k))
-        watch(fl, i);
+        vgp_pool_watch(&fl->pool, i);
 }
 
 /* An answer from `from` (a reply, a completed handshake) for kind k. */
 static void count_answer(struct flood *fl, const vigil_addr *from, enum kind k)
 {
-    vigil_addr a = addr_norm(from);
+    vigil_addr a = vgp_addr_norm(from);
     uint32_t i = victim_find(fl, &a);
     if (i == NIL)
         return;
@@ -719,7 +581,7 @@ static int from_reflector_port(const vigil_packet *pkt)
 static void fl_on_packet(void *state, vigil_ctx *ctx, const vigil_packet *pkt)
 {
     struct flood *fl = state;
-    if (!HAS_MEMBER(pkt, vigil_packet, tcp_ack))
+    if (!VGP_HAS_MEMBER(pkt, vigil_packet, tcp_ack))
         return;
     if (pkt->l3 != VIGIL_L3_IPV4 && pkt->l3 != VIGIL_L3_IPV6)
         return;
@@ -756,7 +618,7 @@ static void fl_on_stream(void *state, vigil_ctx *ctx, const vigil_stream *st)
 {
     struct flood *fl = state;
     (void)ctx;
-    if (!HAS_MEMBER(st, vigil_stream, server) || st->event != VIGIL_STREAM_ESTABLISHED)
+    if (!VGP_HAS_MEMBER(st, vigil_stream, server) || st->event != VIGIL_STREAM_ESTABLISHED)
         return;
     count_answer(fl, &st->server, K_SYN);
 }
@@ -767,61 +629,40 @@ static void fl_on_tick(void *state, vigil_ctx *ctx, int64_t now_us)
     if (now_us > fl->now_us)
         fl->now_us = now_us;
     uint32_t next;
-    for (uint32_t i = fl->watch_head; i != NIL; i = next) {
+    for (uint32_t i = fl->pool.watch.head; i != NIL; i = next) {
         struct victim *v = V(fl, i);
-        next = v->watch_next;
+        next = v->watch.next;
         roll_window(fl, v);
         review_episodes(fl, ctx, v, 0);
         int hot = 0;
         for (int k = 0; k < K_COUNT; k++)
             hot |= v->k[k].pkts >= min_packets(fl, (enum kind)k);
         if (!hot && !has_episode(v))
-            unwatch(fl, i);
+            vgp_pool_unwatch(&fl->pool, i);
     }
 }
 
 static void fl_on_finish(void *state, vigil_ctx *ctx)
 {
     struct flood *fl = state;
-    while (fl->watch_head != NIL)
-        victim_flush(fl, ctx, fl->watch_head);
+    while (fl->pool.watch.head != NIL)
+        victim_flush(fl, ctx, fl->pool.watch.head);
     const struct counters *c = &fl->stats;
     fl->host->log(ctx, VIGIL_LOG_INFO,
                   "packets=%" PRIu64 " victims_tracked=%" PRIu32 " victims_created=%" PRIu64
                   " victims_evicted=%" PRIu64 " episodes=%" PRIu64 " alerts=%" PRIu64,
-                  c->packets, fl->nused, c->victims_created, c->victims_evicted, c->episodes,
+                  c->packets, fl->pool.nused, c->victims_created, c->victims_evicted, c->episodes,
                   c->alerts);
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
-
-static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct fl_config *cfg)
-{
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        v *= k->scale;
-        memcpy((char *)cfg + k->offset, &v, sizeof v);
-    }
-    return VIGIL_OK;
-}
-
-static uint64_t random_key(void)
-{
-    uint64_t key = 0x9e3779b97f4a7c15ULL;
-    if (getentropy(&key, sizeof key) != 0)
-        key = 0x9e3779b97f4a7c15ULL; /* still correct, only predictable */
-    return key;
-}
 
 static void fl_fini(void *state);
 
 static int fl_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
 {
     if (host == NULL || host->abi_major != VIGIL_ABI_MAJOR ||
-        !HAS_MEMBER(host, vigil_host_api, now_us) || !host->log || !host->emit_alert ||
+        !VGP_HAS_MEMBER(host, vigil_host_api, now_us) || !host->log || !host->emit_alert ||
         !host->config_int)
         return VIGIL_EINVAL;
     struct flood *fl = calloc(1, sizeof *fl);
@@ -829,26 +670,17 @@ static int fl_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         return VIGIL_ENOMEM;
     fl->host = host;
     fl->now_us = INT64_MIN / 2;
-    int rc = read_config(ctx, host, &fl->cfg);
+    int rc = vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], &fl->cfg);
     if (rc != VIGIL_OK) {
         free(fl);
         return rc;
     }
-    fl->npool = (uint32_t)fl->cfg.max_victims;
-    uint32_t nb = 16;
-    while (nb < fl->npool * 2u)
-        nb *= 2;
-    /* calloc: pages of the pool are only touched as victims appear. */
-    fl->pool = calloc(fl->npool, sizeof *fl->pool);
-    fl->buckets = malloc((size_t)nb * sizeof *fl->buckets);
-    if (fl->pool == NULL || fl->buckets == NULL) {
+    if (VGP_POOL_INIT(&fl->pool, (uint32_t)fl->cfg.max_victims, struct victim, lru, watch,
+                      hash_next) != VIGIL_OK) {
         fl_fini(fl);
         return VIGIL_ENOMEM;
     }
-    memset(fl->buckets, 0xff, (size_t)nb * sizeof *fl->buckets);
-    fl->bucket_mask = nb - 1;
-    fl->lru_head = fl->lru_tail = fl->watch_head = fl->watch_tail = NIL;
-    fl->hash_key = random_key();
+    fl->hash_key = vgp_random_key(0x9e3779b97f4a7c15ULL);
     *state = fl;
     return VIGIL_OK;
 }
@@ -858,12 +690,11 @@ static void fl_fini(void *state)
     struct flood *fl = state;
     if (fl == NULL)
         return;
-    if (fl->pool)
-        for (uint32_t i = 0; i < fl->next_fresh; i++)
+    if (fl->pool.base)
+        for (uint32_t i = 0; i < fl->pool.next_fresh; i++)
             for (int k = 0; k < K_COUNT; k++)
-                free(fl->pool[i].ep[k]);
-    free(fl->pool);
-    free(fl->buckets);
+                free(V(fl, i)->ep[k]);
+    vgp_pool_free(&fl->pool);
     free(fl);
 }
 

@@ -39,8 +39,8 @@
 #include <unistd.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
-#define US_PER_SEC ((int64_t)1000000)
 #define SAMPLE_MAX 8            /* ports or hosts listed in an alert */
 #define META_MAX 14
 
@@ -50,9 +50,6 @@
 #define IPPROTO_ICMPV6_ 58
 
 /* A member lies inside what the writer of the struct knew about. */
-#define HAS_MEMBER(ptr, type, member)                                     \
-    ((ptr)->size >= offsetof(type, member) + sizeof((ptr)->member))
-
 /* ---- configuration ------------------------------------------------------ */
 
 struct ps_config {
@@ -74,28 +71,20 @@ struct ps_config {
     int64_t pending_max;        /* probes awaiting an answer */
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max;
-    int64_t scale;              /* config unit -> internal unit */
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct ps_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field)                                     \
-    { k, d, lo, hi, sc, offsetof(struct ps_config, field) }
-
-static const struct knob knobs[] = {
-    KNOB("window_sec", 60, 1, 86400, US_PER_SEC, window_us),
+static const struct vgp_knob knobs[] = {
+    KNOB("window_sec", 60, 1, 86400, VGP_US_PER_SEC, window_us),
     KNOB("min_ports", 20, 2, 65536, 1, min_ports),
     KNOB("min_hosts", 20, 2, 16777216, 1, min_hosts),
-    KNOB("slow_window_sec", 1800, 1, 604800, US_PER_SEC, slow_window_us),
+    KNOB("slow_window_sec", 1800, 1, 604800, VGP_US_PER_SEC, slow_window_us),
     KNOB("slow_min_ports", 4, 0, 65536, 1, slow_min_ports),
     KNOB("slow_min_hosts", 10, 0, 16777216, 1, slow_min_hosts),
     KNOB("min_fail_percent", 60, 0, 100, 1, min_fail_percent),
-    KNOB("response_timeout_sec", 3, 1, 3600, US_PER_SEC, response_timeout_us),
-    KNOB("settle_sec", 10, 0, 86400, US_PER_SEC, settle_us),
-    KNOB("report_delay_sec", 30, 0, 86400, US_PER_SEC, report_delay_us),
-    KNOB("alert_interval_sec", 60, 1, 86400, US_PER_SEC, alert_interval_us),
+    KNOB("response_timeout_sec", 3, 1, 3600, VGP_US_PER_SEC, response_timeout_us),
+    KNOB("settle_sec", 10, 0, 86400, VGP_US_PER_SEC, settle_us),
+    KNOB("report_delay_sec", 30, 0, 86400, VGP_US_PER_SEC, report_delay_us),
+    KNOB("alert_interval_sec", 60, 1, 86400, VGP_US_PER_SEC, alert_interval_us),
     KNOB("max_sources", 65536, 16, 16777216, 1, max_sources),
     KNOB("max_trackers_per_source", 64, 2, 4096, 1, max_trackers_per_source),
     KNOB("max_items_per_tracker", 1024, 16, 65536, 1, max_items_per_tracker),
@@ -342,51 +331,10 @@ struct tally {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static size_t addr_len(const vigil_addr *a)
-{
-    return a->family == 6 ? 16 : 4;
-}
-
-/* A copy with the unused bytes zeroed, so comparisons and hashes agree. */
-static vigil_addr addr_norm(const vigil_addr *a)
-{
-    vigil_addr n;
-    memset(&n, 0, sizeof n);
-    n.family = a->family;
-    memcpy(n.bytes, a->bytes, addr_len(a));
-    return n;
-}
-
-static int addr_eq(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
-}
-
-/* Equality of two normalised addresses (addr_norm): plain word compares. */
-static int addr_same(const vigil_addr *a, const vigil_addr *b)
-{
-    uint64_t a0, a1, b0, b1;
-    memcpy(&a0, a->bytes, 8);
-    memcpy(&a1, a->bytes + 8, 8);
-    memcpy(&b0, b->bytes, 8);
-    memcpy(&b1, b->bytes + 8, 8);
-    return a->family == b->family && a0 == b0 && a1 == b1;
-}
-
 static int addr_is_zero(const vigil_addr *a)
 {
     static const uint8_t zero[16];
-    return memcmp(a->bytes, zero, addr_len(a)) == 0;
+    return memcmp(a->bytes, zero, vgp_addr_len(a)) == 0;
 }
 
 /* Multicast and broadcast are announcements, not attempts on one host. */
@@ -416,7 +364,7 @@ static uint32_t source_hash(const struct portscan *ps, const vigil_addr *a)
     for (size_t i = 0; i < 16; i += 8) {
         uint64_t w;
         memcpy(&w, a->bytes + i, sizeof w);
-        h = mix64(h ^ w);
+        h = vgp_mix64(h ^ w);
     }
     return (uint32_t)(h >> 32);
 }
@@ -715,20 +663,10 @@ static enum technique_id technique_of(const struct tracker *tr, const struct tal
 
 static void format_duration(char *buf, size_t len, int64_t us)
 {
-    if (us < 10 * US_PER_SEC)
+    if (us < 10 * VGP_US_PER_SEC)
         snprintf(buf, len, "%.1f s", (double)us / 1e6);
     else
-        snprintf(buf, len, "%" PRId64 " s", us / US_PER_SEC);
-}
-
-static void format_time(char *buf, size_t len, int64_t us)
-{
-    int64_t sec = us / US_PER_SEC, frac = us % US_PER_SEC;
-    if (frac < 0) {
-        sec--;
-        frac += US_PER_SEC;
-    }
-    snprintf(buf, len, "%" PRId64 ".%06" PRId64, sec, frac);
+        snprintf(buf, len, "%" PRId64 " s", us / VGP_US_PER_SEC);
 }
 
 /* The first few fresh items by time of first probe (ties: by key). */
@@ -811,10 +749,10 @@ static size_t fill_meta(const struct portscan *ps, const struct tracker *tr,
     snprintf(x->count, sizeof x->count, "%" PRIu32, t->items);
     snprintf(x->probes, sizeof x->probes, "%" PRIu64, t->probes);
     snprintf(x->window, sizeof x->window, "%" PRId64,
-             (rule == 2 ? ps->cfg.slow_window_us : ps->cfg.window_us) / US_PER_SEC);
+             (rule == 2 ? ps->cfg.slow_window_us : ps->cfg.window_us) / VGP_US_PER_SEC);
     snprintf(x->duration, sizeof x->duration, "%.3f", (double)(t->last_us - t->first_us) / 1e6);
-    format_time(x->first, sizeof x->first, t->first_us);
-    format_time(x->last, sizeof x->last, t->last_us);
+    vgp_format_ts(t->first_us, x->first, sizeof x->first);
+    vgp_format_ts(t->last_us, x->last, sizeof x->last);
     snprintf(x->responses, sizeof x->responses,
              "rst=%" PRIu32 ",synack=%" PRIu32 ",icmp_unreachable=%" PRIu32
              ",reply=%" PRIu32 ",none=%" PRIu32,
@@ -926,13 +864,13 @@ static uint32_t tracker_hash(const struct portscan *ps, const struct source *own
                              uint8_t kind, uint8_t klass, uint16_t port, const vigil_addr *host)
 {
     uint64_t h = ps->hash_key ^ (uint64_t)(uintptr_t)owner;
-    h = mix64(h ^ ((uint64_t)kind << 24 | (uint64_t)klass << 16 | port));
+    h = vgp_mix64(h ^ ((uint64_t)kind << 24 | (uint64_t)klass << 16 | port));
     if (kind == TK_VERTICAL) {
         uint64_t w0, w1;
         memcpy(&w0, host->bytes, 8);
         memcpy(&w1, host->bytes + 8, 8);
-        h = mix64(h ^ w0 ^ host->family);
-        h = mix64(h ^ w1);
+        h = vgp_mix64(h ^ w0 ^ host->family);
+        h = vgp_mix64(h ^ w1);
     }
     return (uint32_t)(h >> 32);
 }
@@ -945,7 +883,7 @@ static struct tracker *tracker_find(const struct portscan *ps, const struct sour
     uint32_t h = tracker_hash(ps, s, kind, klass, port, host);
     for (struct tracker *tr = ps->tbuckets[h & ps->tbucket_mask]; tr; tr = tr->hash_next)
         if (tr->hash == h && tr->owner == s && tr->kind == kind && tr->klass == klass &&
-            (kind == TK_SWEEP ? tr->port == port : addr_same(&tr->target, host)))
+            (kind == TK_SWEEP ? tr->port == port : vgp_addr_same(&tr->target, host)))
             return tr;
     return NULL;
 }
@@ -1090,9 +1028,9 @@ static struct source **bucket_of(struct portscan *ps, const vigil_addr *a)
 
 static struct source *source_find(struct portscan *ps, const vigil_addr *a)
 {
-    vigil_addr n = addr_norm(a);
+    vigil_addr n = vgp_addr_norm(a);
     for (struct source *s = *bucket_of(ps, &n); s; s = s->hash_next)
-        if (addr_same(&s->addr, &n))
+        if (vgp_addr_same(&s->addr, &n))
             return s;
     return NULL;
 }
@@ -1171,7 +1109,7 @@ static struct source *source_create(struct portscan *ps, vigil_ctx *ctx, const v
     if (s == NULL)
         return NULL;
     s->ok_since_us = ps->now_us;
-    s->addr = addr_norm(a);
+    s->addr = vgp_addr_norm(a);
     struct source **b = bucket_of(ps, &s->addr);
     s->hash_next = *b;
     *b = s;
@@ -1471,7 +1409,7 @@ static int record_answer(struct portscan *ps, const vigil_addr *initiator,
     struct source *s = source_find(ps, initiator);
     if (s == NULL || s->ntrackers == 0)
         return 0;
-    vigil_addr r = addr_norm(responder);
+    vigil_addr r = vgp_addr_norm(responder);
     struct answer_hit hits[PC_UDP + 2];
     size_t n = answer_hits(ps, s, &r, group, port, hits);
     int matched = 0;
@@ -1482,7 +1420,7 @@ static int record_answer(struct portscan *ps, const vigil_addr *initiator,
 
 /* ---- pending probes --------------------------------------------------------- */
 
-#define SEEN_GEN_US (30 * US_PER_SEC)   /* a generation of the seen filter */
+#define SEEN_GEN_US (30 * VGP_US_PER_SEC)   /* a generation of the seen filter */
 
 static uint64_t addr_word(const vigil_addr *a, int i)
 {
@@ -1502,9 +1440,9 @@ static uint32_t tuple_hash(const struct portscan *ps, uint8_t group, const vigil
 {
     uint64_t h = ps->hash_key ^ ((uint64_t)group << 48 | (uint64_t)src->family << 40 |
                                  (uint64_t)sport << 16 | dport);
-    h = mix64(h ^ addr_word(src, 0) ^ rotl64(addr_word(dst, 0), 32));
+    h = vgp_mix64(h ^ addr_word(src, 0) ^ rotl64(addr_word(dst, 0), 32));
     if (src->family == 6)
-        h = mix64(h ^ addr_word(src, 1) ^ rotl64(addr_word(dst, 1), 32));
+        h = vgp_mix64(h ^ addr_word(src, 1) ^ rotl64(addr_word(dst, 1), 32));
     return (uint32_t)(h >> 32);
 }
 
@@ -1512,7 +1450,7 @@ static int pending_is(const struct pending *p, uint8_t group, const vigil_addr *
                       uint16_t sport, const vigil_addr *dst, uint16_t dport)
 {
     return p->group == group && p->sport == sport && p->dport == dport &&
-           addr_same(&p->src, src) && addr_same(&p->dst, dst);
+           vgp_addr_same(&p->src, src) && vgp_addr_same(&p->dst, dst);
 }
 
 /* The pending probe src:sport -> dst:dport (normalised addresses), or NULL. */
@@ -1576,7 +1514,7 @@ static uint32_t seen_slot(const struct portscan *ps, uint8_t group, const vigil_
 {
     uint64_t x = addr_half(a, 0) ^ rotl64(addr_half(a, 1), 17) ^ pa * 0x9E3779B97F4A7C15ULL;
     uint64_t y = addr_half(b, 0) ^ rotl64(addr_half(b, 1), 17) ^ pb * 0x9E3779B97F4A7C15ULL;
-    uint64_t h = mix64((x + y) ^ rotl64(x ^ y, 29) ^ group);
+    uint64_t h = vgp_mix64((x + y) ^ rotl64(x ^ y, 29) ^ group);
     return (uint32_t)(h >> 24) & ps->seen.mask;
 }
 
@@ -1675,9 +1613,9 @@ static int probe(struct portscan *ps, vigil_ctx *ctx, uint8_t group, uint8_t kla
                  const vigil_addr *src, uint16_t sport, const vigil_addr *dst, uint16_t dport)
 {
     if (addr_is_group(dst) || addr_is_zero(dst) || addr_is_zero(src) ||
-        src->family != dst->family || addr_eq(src, dst))
+        src->family != dst->family || vgp_addr_eq(src, dst))
         return 0;
-    vigil_addr s = addr_norm(src), d = addr_norm(dst);
+    vigil_addr s = vgp_addr_norm(src), d = vgp_addr_norm(dst);
     struct pending *p = pending_find(ps, group, &s, sport, &d, dport);
     if (p) {
         if (!portless(group))
@@ -1709,7 +1647,7 @@ static int probe(struct portscan *ps, vigil_ctx *ctx, uint8_t group, uint8_t kla
 static struct pending *answered(struct portscan *ps, uint8_t group, const vigil_packet *pkt,
                                 uint16_t sport, uint16_t dport)
 {
-    vigil_addr s = addr_norm(&pkt->src), d = addr_norm(&pkt->dst);
+    vigil_addr s = vgp_addr_norm(&pkt->src), d = vgp_addr_norm(&pkt->dst);
     return pending_find(ps, group, &d, dport, &s, sport);
 }
 
@@ -1717,7 +1655,7 @@ static struct pending *answered(struct portscan *ps, uint8_t group, const vigil_
 static struct pending *pending_of(struct portscan *ps, uint8_t group, const vigil_packet *pkt,
                                   int *forward)
 {
-    vigil_addr s = addr_norm(&pkt->src), d = addr_norm(&pkt->dst);
+    vigil_addr s = vgp_addr_norm(&pkt->src), d = vgp_addr_norm(&pkt->dst);
     struct pending *p = pending_find(ps, group, &s, pkt->sport, &d, pkt->dport);
     *forward = p != NULL;
     return p ? p : pending_find(ps, group, &d, pkt->dport, &s, pkt->sport);
@@ -1918,7 +1856,7 @@ static void handle_icmp_error(struct portscan *ps, vigil_ctx *ctx, const vigil_p
                               uint8_t to)
 {
     struct quoted q;
-    if (!parse_quoted(pkt, &q) || !addr_eq(&q.src, &pkt->dst))
+    if (!parse_quoted(pkt, &q) || !vgp_addr_eq(&q.src, &pkt->dst))
         return;
     uint8_t group;
     if (q.proto == IPPROTO_TCP_)
@@ -1930,7 +1868,7 @@ static void handle_icmp_error(struct portscan *ps, vigil_ctx *ctx, const vigil_p
         q.sport = q.dport = 0;
     } else
         return;
-    vigil_addr s = addr_norm(&q.src), d = addr_norm(&q.dst);
+    vigil_addr s = vgp_addr_norm(&q.src), d = vgp_addr_norm(&q.dst);
     struct pending *p = pending_find(ps, group, &s, q.sport, &d, q.dport);
     if (p == NULL)
         record_answer(ps, &q.src, &q.dst, group, q.dport, OC_BIT(OC_PENDING), to);
@@ -2050,7 +1988,7 @@ static void advance_clock(struct portscan *ps, int64_t ts_us)
 static void ps_on_packet(void *state, vigil_ctx *ctx, const vigil_packet *pkt)
 {
     struct portscan *ps = state;
-    if (!HAS_MEMBER(pkt, vigil_packet, arp_tha))
+    if (!VGP_HAS_MEMBER(pkt, vigil_packet, arp_tha))
         return;
     advance_clock(ps, pkt->ts_us);
     if (pkt->l3 == VIGIL_L3_ARP)
@@ -2102,41 +2040,19 @@ static void ps_on_finish(void *state, vigil_ctx *ctx)
 static int host_usable(const vigil_host_api *host)
 {
     return host && host->abi_major == VIGIL_ABI_MAJOR &&
-           HAS_MEMBER(host, vigil_host_api, config_int) && host->log && host->emit_alert &&
+           VGP_HAS_MEMBER(host, vigil_host_api, config_int) && host->log && host->emit_alert &&
            host->config_int;
 }
 
 static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct ps_config *cfg)
 {
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        v *= k->scale;
-        memcpy((char *)cfg + k->offset, &v, sizeof v);
-    }
+    if (vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], cfg) != VIGIL_OK)
+        return VIGIL_EINVAL;
     if (cfg->slow_window_us < cfg->window_us)
         cfg->slow_window_us = cfg->window_us;
     return VIGIL_OK;
 }
 
-
-static uint64_t random_key(void)
-{
-    uint64_t key = 0x5bd1e9955bd1e995ULL;
-    if (getentropy(&key, sizeof key) != 0)
-        key = 0x5bd1e9955bd1e995ULL; /* still correct, just predictable */
-    return key;
-}
-
-static uint32_t pow2_at_least(uint64_t n, uint32_t max)
-{
-    uint32_t p = 16;
-    while (p < n && p < max)
-        p *= 2;
-    return p;
-}
 
 /*
  * The fixed-size parts, allocated once outside memcap_mb: the source
@@ -2144,17 +2060,17 @@ static uint32_t pow2_at_least(uint64_t n, uint32_t max)
  */
 static int allocate_tables(struct portscan *ps)
 {
-    uint32_t nb = pow2_at_least((uint64_t)ps->cfg.max_sources, 1u << 24);
+    uint32_t nb = vgp_pow2_at_least((uint64_t)ps->cfg.max_sources, 1u << 24);
     ps->buckets = calloc(nb, sizeof *ps->buckets);
     ps->bucket_mask = nb - 1;
     struct pending_ring *r = &ps->pend;
     r->cap = (uint32_t)ps->cfg.pending_max;
     r->ring = calloc(r->cap, sizeof *r->ring);
-    uint32_t ni = pow2_at_least((uint64_t)r->cap * 2, 1u << 30);
+    uint32_t ni = vgp_pow2_at_least((uint64_t)r->cap * 2, 1u << 30);
     r->index = calloc(ni, sizeof *r->index);
     r->index_mask = ni - 1;
     /* About 1.5% of the slots in use per pending_max flows a generation. */
-    uint32_t ns = pow2_at_least((uint64_t)r->cap * 64, 1u << 28);
+    uint32_t ns = vgp_pow2_at_least((uint64_t)r->cap * 64, 1u << 28);
     ps->seen.gen_of = calloc(ns, 1);
     ps->seen.mask = ns - 1;
     ps->seen.gen = 1;
@@ -2184,7 +2100,7 @@ static int ps_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
         ps_fini(ps);
         return VIGIL_ENOMEM;
     }
-    ps->hash_key = random_key();
+    ps->hash_key = vgp_random_key(0x5bd1e9955bd1e995ULL);
     *state = ps;
     return VIGIL_OK;
 }

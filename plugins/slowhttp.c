@@ -24,8 +24,8 @@
 #include <string.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
-#define US_PER_SEC ((int64_t)1000000)
 #define HEADER_SCAN_MAX 8192    /* first-segment bytes searched for the header end */
 
 /* ---- configuration ------------------------------------------------------ */
@@ -38,18 +38,12 @@ struct sh_config {
     int64_t max_conns;
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct sh_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct sh_config, field) }
-
-static const struct knob knobs[] = {
+static const struct vgp_knob knobs[] = {
     KNOB("min_connections", 20, 2, 1000000, 1, min_connections),
-    KNOB("min_age_sec", 10, 1, 86400, US_PER_SEC, min_age_us),
-    KNOB("alert_interval_sec", 300, 1, 86400, US_PER_SEC, alert_interval_us),
+    KNOB("min_age_sec", 10, 1, 86400, VGP_US_PER_SEC, min_age_us),
+    KNOB("alert_interval_sec", 300, 1, 86400, VGP_US_PER_SEC, alert_interval_us),
     KNOB("max_pairs", 16384, 16, 1 << 24, 1, max_pairs),
     KNOB("max_conns", 65536, 16, 1 << 24, 1, max_conns),
 };
@@ -101,35 +95,6 @@ struct slowhttp {
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static vigil_addr addr_norm(const vigil_addr *a)
-{
-    vigil_addr n;
-    memset(&n, 0, sizeof n);
-    n.family = a->family;
-    memcpy(n.bytes, a->bytes, a->family == 6 ? 16 : 4);
-    return n;
-}
-
-static int addr_same(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
 /* An HTTP/1 request line starts here: an upper-case method, a space. */
 static int looks_like_request(const uint8_t *p, size_t n)
 {
@@ -166,7 +131,7 @@ static uint64_t content_length(const uint8_t *p, size_t n)
     size_t kl = sizeof key - 1;
     for (size_t i = 0; i + kl <= n; i++) {
         size_t k = 0;
-        while (k < kl && lower(p[i + k]) == key[k])
+        while (k < kl && vgp_lower(p[i + k]) == key[k])
             k++;
         if (k < kl)
             continue;
@@ -194,8 +159,8 @@ static uint32_t pair_hash(const struct slowhttp *sh, const vigil_addr *c, const 
         uint64_t a, b;
         memcpy(&a, c->bytes + i, 8);
         memcpy(&b, s->bytes + i, 8);
-        h = mix64(h ^ a);
-        h = mix64(h ^ b);
+        h = vgp_mix64(h ^ a);
+        h = vgp_mix64(h ^ b);
     }
     return (uint32_t)(h >> 32);
 }
@@ -266,11 +231,11 @@ static void pair_remove(struct slowhttp *sh, struct pair *p)
 
 static struct pair *pair_get(struct slowhttp *sh, const vigil_stream *st)
 {
-    vigil_addr c = addr_norm(&st->client), s = addr_norm(&st->server);
+    vigil_addr c = vgp_addr_norm(&st->client), s = vgp_addr_norm(&st->server);
     uint32_t h = pair_hash(sh, &c, &s, st->server_port);
     for (struct pair *p = sh->buckets[h & sh->bucket_mask]; p; p = p->hash_next) {
-        if (p->hash == h && p->port == st->server_port && addr_same(&p->client, &c) &&
-            addr_same(&p->server, &s)) {
+        if (p->hash == h && p->port == st->server_port && vgp_addr_same(&p->client, &c) &&
+            vgp_addr_same(&p->server, &s)) {
             lru_unlink(sh, p);
             lru_append(sh, p);
             return p;
@@ -437,7 +402,7 @@ static void report(struct slowhttp *sh, vigil_ctx *ctx, struct pair *p, const st
     snprintf(oldest, sizeof oldest, "%.1f", (double)(sh->now_us - k->oldest_start) / 1e6);
     snprintf(mbytes, sizeof mbytes, "%" PRIu64, k->bytes / k->aged);
     snprintf(msegs, sizeof msegs, "%.1f", (double)k->segments / k->aged);
-    snprintf(age, sizeof age, "%" PRId64, sh->cfg.min_age_us / US_PER_SEC);
+    snprintf(age, sizeof age, "%" PRId64, sh->cfg.min_age_us / VGP_US_PER_SEC);
     snprintf(port, sizeof port, "%u", (unsigned)p->port);
     vigil_meta meta[] = {
         { "dst_port", port },
@@ -530,19 +495,11 @@ static int sh_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
     if (sh == NULL)
         return VIGIL_ENOMEM;
     sh->host = host;
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        int64_t v;
-        if (host->config_int(ctx, knobs[i].key, knobs[i].def, knobs[i].min, knobs[i].max,
-                             &v) != VIGIL_OK) {
-            free(sh);
-            return VIGIL_EINVAL;
-        }
-        int64_t *field = (int64_t *)(void *)((char *)&sh->cfg + knobs[i].offset);
-        *field = v * knobs[i].scale;
+    if (vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], &sh->cfg) != VIGIL_OK) {
+        free(sh);
+        return VIGIL_EINVAL;
     }
-    uint32_t nb = 16;
-    while (nb < (uint64_t)sh->cfg.max_pairs && nb < (1u << 24))
-        nb *= 2;
+    uint32_t nb = vgp_pow2_at_least((uint64_t)sh->cfg.max_pairs, 1u << 24);
     sh->buckets = calloc(nb, sizeof *sh->buckets);
     if (sh->buckets == NULL) {
         free(sh);
@@ -550,7 +507,7 @@ static int sh_init(vigil_ctx *ctx, const vigil_host_api *host, void **state)
     }
     sh->bucket_mask = nb - 1;
     /* Bucket choice only; alerts never depend on it. */
-    sh->hash_key = mix64((uint64_t)(uintptr_t)sh ^ 0x9e3779b97f4a7c15ULL);
+    sh->hash_key = vgp_mix64((uint64_t)(uintptr_t)sh ^ 0x9e3779b97f4a7c15ULL);
     *state = sh;
     return VIGIL_OK;
 }

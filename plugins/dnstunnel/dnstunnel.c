@@ -26,12 +26,12 @@
 #include <unistd.h>
 
 #include "vigil/plugin.h"
+#include "vgp.h"
 
 #include "dns_name.h"
 #include "dns_parse.h"
 #include "table.h"
 
-#define US_PER_SEC ((int64_t)1000000)
 #define DNS_PORT 53
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
@@ -50,9 +50,6 @@
 #define SID_TUNNEL_RECORDS 9400002
 #define SID_TUNNEL_VOLUME 9400003
 #define SID_DGA 9400010
-
-#define HAS_MEMBER(ptr, type, member)                                     \
-    ((ptr)->size >= offsetof(type, member) + sizeof((ptr)->member))
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -74,17 +71,11 @@ struct dt_config {
     int64_t max_clients;
 };
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct dt_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct dt_config, field) }
-
-static const struct knob knobs[] = {
-    KNOB("window_sec", 300, 1, 86400, US_PER_SEC, window_us),
-    KNOB("report_delay_sec", 30, 0, 86400, US_PER_SEC, report_delay_us),
+static const struct vgp_knob knobs[] = {
+    KNOB("window_sec", 300, 1, 86400, VGP_US_PER_SEC, window_us),
+    KNOB("report_delay_sec", 30, 0, 86400, VGP_US_PER_SEC, report_delay_us),
     KNOB("min_queries", 10, 1, 1000000, 1, min_queries),
     KNOB("min_unique_subdomains", 10, 2, 1000000, 1, min_unique_subdomains),
     KNOB("min_encoded_len", 24, 8, 253, 1, min_encoded_len),
@@ -160,26 +151,12 @@ struct emit_ctx {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
-}
-
 static uint64_t addr_hash(const vigil_addr *a, uint64_t seed)
 {
     uint64_t h = seed ^ a->family;
     for (int i = 0; i < 16; i++)
         h = (h ^ a->bytes[i]) * 0x100000001b3ULL;
-    return mix64(h);
-}
-
-static int addr_eq(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+    return vgp_mix64(h);
 }
 
 static enum qtype_slot type_slot(uint16_t qtype)
@@ -257,27 +234,6 @@ static int parse_ignore_list(struct dnstunnel *dt, vigil_ctx *ctx, const char *l
 
 /* ---- alerts ------------------------------------------------------------------ */
 
-struct meta_buf {
-    vigil_meta meta[META_MAX];
-    size_t count;
-    char text[META_MAX][96];
-};
-
-static void meta_add(struct meta_buf *m, const char *key, const char *fmt, ...) VIGIL_PRINTF(3, 4);
-
-static void meta_add(struct meta_buf *m, const char *key, const char *fmt, ...)
-{
-    if (m->count == META_MAX)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->text[m->count], sizeof m->text[m->count], fmt, ap);
-    va_end(ap);
-    m->meta[m->count].key = key;
-    m->meta[m->count].value = m->text[m->count];
-    m->count++;
-}
-
 static void format_types(const struct tracker *t, char *buf, size_t size)
 {
     size_t used = 0;
@@ -301,14 +257,9 @@ static const char *dominant_type(const struct tracker *t)
     return type_names[best];
 }
 
-static void send_alert(struct dnstunnel *dt, vigil_ctx *ctx, vigil_alert *a, struct meta_buf *m)
+static void send_alert(struct dnstunnel *dt, vigil_ctx *ctx, vgp_alert *al)
 {
-    a->size = sizeof *a;
-    a->gid = 1;
-    a->rev = 1;
-    a->meta = m->meta;
-    a->meta_count = m->count;
-    dt->host->emit_alert(ctx, a);
+    vgp_alert_emit(al, ctx, dt->host);
     dt->alerts++;
 }
 
@@ -329,33 +280,33 @@ static void emit_tracker(struct dnstunnel *dt, vigil_ctx *ctx, struct tracker *t
              " distinct subdomains, mostly %s)", rules[t->rule].what, parent, t->queries,
              unique, dominant_type(t));
     format_types(t, types, sizeof types);
-    struct meta_buf m = { .count = 0 };
-    meta_add(&m, "parent_domain", "%s", parent);
-    meta_add(&m, "queries", "%" PRIu32, t->queries);
-    meta_add(&m, "unique_subdomains", "%" PRIu32, unique);
-    meta_add(&m, "encoded_queries", "%" PRIu32, t->encoded);
-    meta_add(&m, "tunnel_type_queries", "%" PRIu32, t->rare);
-    meta_add(&m, "record_types", "%s", types);
-    meta_add(&m, "longest_label", "%u", (unsigned)t->longest_label);
-    meta_add(&m, "mean_subdomain_len", "%" PRIu64, t->sub_bytes_sum / (t->queries ? t->queries : 1));
-    meta_add(&m, "max_entropy", "%u.%02u", t->max_entropy_x100 / 100u, t->max_entropy_x100 % 100u);
-    meta_add(&m, "duration_sec", "%" PRId64, (t->last_us - t->first_us) / US_PER_SEC);
-    meta_add(&m, "window_sec", "%" PRId64, dt->cfg.window_us / US_PER_SEC);
+    vgp_alert al;
+    vgp_alert_init(&al, META_MAX, 96);
+    vgp_meta_add(&al, "parent_domain", "%s", parent);
+    vgp_meta_add(&al, "queries", "%" PRIu32, t->queries);
+    vgp_meta_add(&al, "unique_subdomains", "%" PRIu32, unique);
+    vgp_meta_add(&al, "encoded_queries", "%" PRIu32, t->encoded);
+    vgp_meta_add(&al, "tunnel_type_queries", "%" PRIu32, t->rare);
+    vgp_meta_add(&al, "record_types", "%s", types);
+    vgp_meta_add(&al, "longest_label", "%u", (unsigned)t->longest_label);
+    vgp_meta_add(&al, "mean_subdomain_len", "%" PRIu64, t->sub_bytes_sum / (t->queries ? t->queries : 1));
+    vgp_meta_add(&al, "max_entropy", "%u.%02u", t->max_entropy_x100 / 100u, t->max_entropy_x100 % 100u);
+    vgp_meta_add(&al, "duration_sec", "%" PRId64, (t->last_us - t->first_us) / VGP_US_PER_SEC);
+    vgp_meta_add(&al, "window_sec", "%" PRId64, dt->cfg.window_us / VGP_US_PER_SEC);
     for (uint8_t i = 0; i < t->nsamples; i++)
-        meta_add(&m, "sample", "%s", t->samples[i]);
-    vigil_alert a = { 0 };
-    a.signature_id = rules[t->rule].sid;
-    a.severity = t->rule == RULE_VOLUME ? 3 : 2;
-    a.signature = sig;
-    a.category = "Potential Corporate Privacy Violation";
-    a.attack_category = "dns_tunnel";
-    a.attack_technique = rules[t->rule].technique;
-    a.mitre_attack = "T1071.004,T1048";
-    a.src = t->client;
-    a.dst = t->resolver;
-    a.dport = DNS_PORT;
-    a.ip_proto = t->proto;
-    send_alert(dt, ctx, &a, &m);
+        vgp_meta_add(&al, "sample", "%s", t->samples[i]);
+    al.a.signature_id = rules[t->rule].sid;
+    al.a.severity = t->rule == RULE_VOLUME ? 3 : 2;
+    al.a.signature = sig;
+    al.a.category = "Potential Corporate Privacy Violation";
+    al.a.attack_category = "dns_tunnel";
+    al.a.attack_technique = rules[t->rule].technique;
+    al.a.mitre_attack = "T1071.004,T1048";
+    al.a.src = t->client;
+    al.a.dst = t->resolver;
+    al.a.dport = DNS_PORT;
+    al.a.ip_proto = t->proto;
+    send_alert(dt, ctx, &al);
 }
 
 static void emit_client(struct dnstunnel *dt, vigil_ctx *ctx, struct client *c)
@@ -365,28 +316,28 @@ static void emit_client(struct dnstunnel *dt, vigil_ctx *ctx, struct client *c)
     char sig[160];
     snprintf(sig, sizeof sig, "DGA: %" PRIu32 " non-existent domains resolved, %" PRIu32
              " of them random-looking", nx, rnd);
-    struct meta_buf m = { .count = 0 };
-    meta_add(&m, "nxdomain_domains", "%" PRIu32, nx);
-    meta_add(&m, "random_nxdomain_domains", "%" PRIu32, rnd);
-    meta_add(&m, "nxdomain_answers", "%" PRIu32, c->nx_answers);
-    meta_add(&m, "answers", "%" PRIu32, c->answers);
-    meta_add(&m, "duration_sec", "%" PRId64, (c->last_us - c->first_us) / US_PER_SEC);
-    meta_add(&m, "window_sec", "%" PRId64, dt->cfg.window_us / US_PER_SEC);
+    vgp_alert al;
+    vgp_alert_init(&al, META_MAX, 96);
+    vgp_meta_add(&al, "nxdomain_domains", "%" PRIu32, nx);
+    vgp_meta_add(&al, "random_nxdomain_domains", "%" PRIu32, rnd);
+    vgp_meta_add(&al, "nxdomain_answers", "%" PRIu32, c->nx_answers);
+    vgp_meta_add(&al, "answers", "%" PRIu32, c->answers);
+    vgp_meta_add(&al, "duration_sec", "%" PRId64, (c->last_us - c->first_us) / VGP_US_PER_SEC);
+    vgp_meta_add(&al, "window_sec", "%" PRId64, dt->cfg.window_us / VGP_US_PER_SEC);
     for (uint8_t i = 0; i < c->nsamples; i++)
-        meta_add(&m, "sample", "%s", c->samples[i]);
-    vigil_alert a = { 0 };
-    a.signature_id = SID_DGA;
-    a.severity = 2;
-    a.signature = sig;
-    a.category = "A Network Trojan was Detected";
-    a.attack_category = "dga";
-    a.attack_technique = "dga_nxdomain";
-    a.mitre_attack = "T1568.002";
-    a.src = c->addr;
-    a.dst = c->resolver;
-    a.dport = DNS_PORT;
-    a.ip_proto = IPPROTO_UDP_;
-    send_alert(dt, ctx, &a, &m);
+        vgp_meta_add(&al, "sample", "%s", c->samples[i]);
+    al.a.signature_id = SID_DGA;
+    al.a.severity = 2;
+    al.a.signature = sig;
+    al.a.category = "A Network Trojan was Detected";
+    al.a.attack_category = "dga";
+    al.a.attack_technique = "dga_nxdomain";
+    al.a.mitre_attack = "T1568.002";
+    al.a.src = c->addr;
+    al.a.dst = c->resolver;
+    al.a.dport = DNS_PORT;
+    al.a.ip_proto = IPPROTO_UDP_;
+    send_alert(dt, ctx, &al);
 }
 
 /* Report an armed entry now: it is due, its window ends, or it leaves. */
@@ -455,7 +406,7 @@ static int same_tracker(const struct tbl_node *n, const void *key)
 {
     const struct tracker *t = (const struct tracker *)n;
     const struct tracker *k = key;
-    return t->parent_hash == k->parent_hash && addr_eq(&t->client, &k->client);
+    return t->parent_hash == k->parent_hash && vgp_addr_same(&t->client, &k->client);
 }
 
 static void reset_tracker_window(struct tracker *t, int64_t now_us)
@@ -477,7 +428,7 @@ static struct tracker *tracker_for(struct dnstunnel *dt, vigil_ctx *ctx, const v
     struct tracker key;
     key.client = *client;
     key.parent_hash = dns_hash_labels(q, sub_labels, COUNT_SEED);
-    uint64_t h = mix64(key.parent_hash ^ addr_hash(client, dt->seed));
+    uint64_t h = vgp_mix64(key.parent_hash ^ addr_hash(client, dt->seed));
     struct tracker *t = (struct tracker *)tbl_find(&dt->trackers, h, same_tracker, &key);
     if (t) {
         tbl_touch(&dt->trackers, &t->node);
@@ -554,7 +505,7 @@ static void handle_query(struct dnstunnel *dt, vigil_ctx *ctx, const vigil_addr 
 
 static int same_client(const struct tbl_node *n, const void *key)
 {
-    return addr_eq(&((const struct client *)n)->addr, key);
+    return vgp_addr_same(&((const struct client *)n)->addr, key);
 }
 
 static void reset_client_window(struct client *c, int64_t now_us)
@@ -687,7 +638,7 @@ static void scan_tcp_data(struct dnstunnel *dt, vigil_ctx *ctx, const vigil_stre
 static void dt_on_stream(void *state, vigil_ctx *ctx, const vigil_stream *st)
 {
     struct dnstunnel *dt = state;
-    if (!HAS_MEMBER(st, vigil_stream, bytes_to_client) || st->server_port != DNS_PORT ||
+    if (!VGP_HAS_MEMBER(st, vigil_stream, bytes_to_client) || st->server_port != DNS_PORT ||
         st->event != VIGIL_STREAM_DATA || st->dir > VIGIL_DIR_TO_CLIENT || st->data == NULL)
         return;
     if (st->ts_us > dt->now_us)
@@ -743,20 +694,14 @@ static void dt_on_finish(void *state, vigil_ctx *ctx)
 static int host_usable(const vigil_host_api *host)
 {
     return host && host->abi_major == VIGIL_ABI_MAJOR &&
-           HAS_MEMBER(host, vigil_host_api, now_us) && host->log && host->emit_alert &&
+           VGP_HAS_MEMBER(host, vigil_host_api, now_us) && host->log && host->emit_alert &&
            host->config_int && host->config_str && host->flow_state && host->set_flow_state;
 }
 
 static int read_config(struct dnstunnel *dt, vigil_ctx *ctx)
 {
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (dt->host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        v *= k->scale;
-        memcpy((char *)&dt->cfg + k->offset, &v, sizeof v);
-    }
+    if (vgp_read_knobs(ctx, dt->host, knobs, sizeof knobs / sizeof knobs[0], &dt->cfg) != VIGIL_OK)
+        return VIGIL_EINVAL;
     if (dt->cfg.report_delay_us > dt->cfg.window_us)
         dt->cfg.report_delay_us = dt->cfg.window_us;
     const char *list = NULL;

@@ -3,20 +3,15 @@
  * dispatch of each packet to the fragment, flag and TCP observers.
  */
 #include "evasion.h"
+#include "vgp.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct knob {
-    const char *key;
-    int64_t def, min, max, scale;
-    size_t offset;
-};
+#define KNOB(k, d, lo, hi, sc, field) VGP_KNOB(struct ev_config, k, d, lo, hi, sc, field)
 
-#define KNOB(k, d, lo, hi, sc, field) { k, d, lo, hi, sc, offsetof(struct ev_config, field) }
-
-static const struct knob knobs[] = {
+static const struct vgp_knob knobs[] = {
     KNOB("history_bytes", 1024, 256, 65536, 1, history_bytes),
     KNOB("memcap_mb", 32, 1, 65536, 1024 * 1024, memcap_bytes),
     KNOB("ttl_delta", 5, 1, 255, 1, ttl_delta),
@@ -32,13 +27,8 @@ static const struct knob knobs[] = {
 
 static int read_config(vigil_ctx *ctx, const vigil_host_api *host, struct ev_config *cfg)
 {
-    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-        const struct knob *k = &knobs[i];
-        int64_t v;
-        if (host->config_int(ctx, k->key, k->def, k->min, k->max, &v) != VIGIL_OK)
-            return VIGIL_EINVAL;
-        *(int64_t *)((char *)cfg + k->offset) = v * k->scale;
-    }
+    if (vgp_read_knobs(ctx, host, knobs, sizeof knobs / sizeof knobs[0], cfg) != VIGIL_OK)
+        return VIGIL_EINVAL;
     if ((cfg->history_bytes & (cfg->history_bytes - 1)) != 0) {
         host->log(ctx, VIGIL_LOG_ERROR, "history_bytes must be a power of two");
         return VIGIL_EINVAL;

@@ -8,6 +8,7 @@
  * never hash order.
  */
 #include "evasion.h"
+#include "vgp.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,11 +90,6 @@ static uint64_t key_hash(enum technique_id tq, const vigil_addr *src, const vigi
     return ev_hash_bytes(h, dst->bytes, ev_addr_len(dst));
 }
 
-static int addr_eq(const vigil_addr *a, const vigil_addr *b)
-{
-    return a->family == b->family && memcmp(a->bytes, b->bytes, ev_addr_len(a)) == 0;
-}
-
 struct report_table *report_new(int64_t max_reports)
 {
     struct report_table *t = calloc(1, sizeof *t);
@@ -134,7 +130,7 @@ static struct report *find(struct report_table *t, enum technique_id tq, const v
 {
     for (int32_t i = *bucket_of(t, tq, src, dst); i >= 0; i = t->slots[i].next) {
         struct report *r = &t->slots[i];
-        if (r->tq == tq && addr_eq(&r->src, src) && addr_eq(&r->dst, dst))
+        if (r->tq == tq && vgp_addr_eq(&r->src, src) && vgp_addr_eq(&r->dst, dst))
             return r;
     }
     return NULL;
@@ -152,11 +148,6 @@ static void unlink_slot(struct report_table *t, int32_t idx)
 
 /* ---- alert text ------------------------------------------------------- */
 
-static void fmt_time(char *buf, size_t len, int64_t us)
-{
-    snprintf(buf, len, "%" PRId64 ".%06" PRId64, us / US_PER_SEC, us % US_PER_SEC);
-}
-
 struct alert_text {
     char sig[192], events[24], bytes[24], first[32], last[32], targets[16];
     char ttl_seen[8], ttl_usual[8];
@@ -168,8 +159,8 @@ static size_t fill_meta(const struct report *r, struct alert_text *x, vigil_meta
     size_t n = 0;
     snprintf(x->events, sizeof x->events, "%" PRIu64, r->events);
     snprintf(x->bytes, sizeof x->bytes, "%" PRIu64, r->bytes);
-    fmt_time(x->first, sizeof x->first, r->first_us);
-    fmt_time(x->last, sizeof x->last, r->last_us);
+    vgp_format_ts(r->first_us, x->first, sizeof x->first);
+    vgp_format_ts(r->last_us, x->last, sizeof x->last);
     meta[n++] = (vigil_meta){ te->per_source ? "packets" : "events", x->events };
     if (r->bytes)
         meta[n++] = (vigil_meta){ "bytes", x->bytes };

@@ -8,21 +8,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil/plugin.h"
+#include "fake_host.h"
 
 /* The parser is pure code with no host dependency: test it in place. */
 #include "../../plugins/dnstunnel/dns_name.c"
 #include "../../plugins/dnstunnel/dns_parse.c"
-
-#define US 1000000LL
-#define T0 (1700000000LL * US)
-#define MAX_ALERTS 64
-#define MAX_CONF 8
 
 /* ---- DNS message builder ------------------------------------------------------ */
 
@@ -162,220 +156,22 @@ static void test_split_and_features(void **unused)
     assert_int_equal(dns_entropy_x100((const uint8_t *)"abcd", 4), 200);
 }
 
-/* ---- the fake host ---------------------------------------------------------- */
+/* ---- the plugin through the fake host (tests/unit/support/fake_host.h) ---------- */
 
-struct seen_alert {
-    uint32_t sid;
-    char category[32], technique[40], signature[192];
-    vigil_addr src, dst;
-    uint8_t proto;
-    char meta[1024];
-};
-
-struct conf_entry {
-    const char *key;
-    int64_t value;
-};
-
-struct vigil_ctx {
-    const vigil_plugin *desc;
-    void *state;
-    struct conf_entry conf[MAX_CONF];
-    size_t nconf;
-    const char *ignore_domains;
-    struct seen_alert alerts[MAX_ALERTS];
-    size_t nalerts;
-    char last_log[1024];
-    void *flow;                 /* the one TCP flow of the stream tests */
-    int64_t now_us, last_tick_us;
-};
-
-static void fake_log(vigil_ctx *ctx, int level, const char *fmt, ...)
+static int setup(void **st)
 {
-    (void)level;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->last_log, sizeof ctx->last_log, fmt, ap);
-    va_end(ap);
+    (void)st;
+    return fh_load("dnstunnel");
 }
 
-static int fake_emit(vigil_ctx *ctx, const vigil_alert *a)
-{
-    if (a->size != sizeof *a || a->signature == NULL || ctx->nalerts == MAX_ALERTS)
-        return VIGIL_EINVAL;
-    struct seen_alert *s = &ctx->alerts[ctx->nalerts++];
-    memset(s, 0, sizeof *s);
-    s->sid = a->signature_id;
-    snprintf(s->category, sizeof s->category, "%s", a->attack_category);
-    snprintf(s->technique, sizeof s->technique, "%s", a->attack_technique);
-    snprintf(s->signature, sizeof s->signature, "%s", a->signature);
-    s->src = a->src;
-    s->dst = a->dst;
-    s->proto = a->ip_proto;
-    size_t used = 0;
-    for (size_t i = 0; i < a->meta_count && used < sizeof s->meta; i++) {
-        int w = snprintf(s->meta + used, sizeof s->meta - used, "%s=%s;", a->meta[i].key,
-                         a->meta[i].value);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-    return VIGIL_OK;
-}
-
-static int fake_config_str(vigil_ctx *ctx, const char *key, const char **out)
-{
-    if (strcmp(key, "ignore_domains") == 0 && ctx->ignore_domains) {
-        *out = ctx->ignore_domains;
-        return VIGIL_OK;
-    }
-    return VIGIL_ENOENT;
-}
-
-static int fake_config_int(vigil_ctx *ctx, const char *key, int64_t def, int64_t min,
-                           int64_t max, int64_t *out)
-{
-    *out = def;
-    for (size_t i = 0; i < ctx->nconf; i++) {
-        if (strcmp(ctx->conf[i].key, key) != 0)
-            continue;
-        if (ctx->conf[i].value < min || ctx->conf[i].value > max)
-            return VIGIL_EINVAL;
-        *out = ctx->conf[i].value;
-    }
-    return VIGIL_OK;
-}
-
-static void *fake_flow_state(vigil_ctx *ctx)
-{
-    return ctx->flow;
-}
-
-static int fake_set_flow_state(vigil_ctx *ctx, void *state)
-{
-    if (ctx->flow && ctx->flow != state)
-        ctx->desc->flow_free(ctx->state, ctx->flow);
-    ctx->flow = state;
-    return VIGIL_OK;
-}
-
-static int64_t fake_now(vigil_ctx *ctx)
-{
-    return ctx->now_us;
-}
-
-static const vigil_host_api fake_api = {
-    .size = sizeof(vigil_host_api),
-    .abi_major = VIGIL_ABI_MAJOR,
-    .abi_minor = VIGIL_ABI_MINOR,
-    .log = fake_log,
-    .emit_alert = fake_emit,
-    .config_str = fake_config_str,
-    .config_int = fake_config_int,
-    .flow_state = fake_flow_state,
-    .set_flow_state = fake_set_flow_state,
-    .now_us = fake_now,
-};
-
-static void *plugin_lib;
-static const vigil_plugin *plugin;
-
-static int load_plugin(void **unused)
-{
-    (void)unused;
-    const char *dir = getenv("VIGIL_BUILD");
-    char path[512];
-    snprintf(path, sizeof path, "%s/plugins/dnstunnel.so", dir ? dir : "build");
-    plugin_lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (plugin_lib == NULL) {
-        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-        return -1;
-    }
-    vigil_plugin_entry_fn entry = (vigil_plugin_entry_fn)dlsym(plugin_lib, VIGIL_PLUGIN_ENTRY_SYMBOL);
-    plugin = entry ? entry() : NULL;
-    return plugin ? 0 : -1;
-}
-
-static int unload_plugin(void **unused)
-{
-    (void)unused;
-    if (plugin_lib)
-        dlclose(plugin_lib);
-    return 0;
-}
-
-static vigil_ctx *start(void)
-{
-    vigil_ctx *ctx = calloc(1, sizeof *ctx);
-    assert_non_null(ctx);
-    ctx->desc = plugin;
-    ctx->now_us = ctx->last_tick_us = T0;
-    return ctx;
-}
-
-static void set_conf(vigil_ctx *ctx, const char *key, int64_t value)
-{
-    assert_true(ctx->nconf < MAX_CONF);
-    ctx->conf[ctx->nconf].key = key;
-    ctx->conf[ctx->nconf].value = value;
-    ctx->nconf++;
-}
-
-static void begin(vigil_ctx *ctx)
-{
-    assert_int_equal(plugin->init(ctx, &fake_api, &ctx->state), VIGIL_OK);
-}
-
-static void advance(vigil_ctx *ctx, int64_t ts_us)
-{
-    while (ts_us - ctx->last_tick_us >= US) {
-        ctx->last_tick_us += US;
-        ctx->now_us = ctx->last_tick_us;
-        plugin->on_tick(ctx->state, ctx, ctx->last_tick_us);
-    }
-    ctx->now_us = ts_us;
-}
-
-static void finish(vigil_ctx *ctx)
-{
-    plugin->on_finish(ctx->state, ctx);
-    if (ctx->flow)
-        plugin->flow_free(ctx->state, ctx->flow);
-    plugin->fini(ctx->state);
-}
-
-static vigil_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-    vigil_addr x;
-    memset(&x, 0, sizeof x);
-    x.family = 4;
-    x.bytes[0] = a;
-    x.bytes[1] = b;
-    x.bytes[2] = c;
-    x.bytes[3] = d;
-    return x;
-}
-
-static void send_dns(vigil_ctx *ctx, int64_t ts_us, vigil_addr src, vigil_addr dst, int response,
+static void send_dns(fh_host *ctx, int64_t ts_us, vigil_addr src, vigil_addr dst, int response,
                      int rcode, uint16_t qtype, const char *name)
 {
     uint8_t msg[320];
     size_t n = build_msg(msg, sizeof msg, 7, response, rcode, qtype, name);
-    advance(ctx, ts_us);
-    vigil_packet p;
-    memset(&p, 0, sizeof p);
-    p.size = sizeof p;
-    p.flags = VIGIL_PKT_HAS_L4;
-    p.ts_us = ts_us;
-    p.l3 = VIGIL_L3_IPV4;
-    p.ip_proto = 17;
-    p.src = src;
-    p.dst = dst;
-    p.sport = response ? 53 : 40000;
-    p.dport = response ? 40000 : 53;
-    p.payload = msg;
-    p.payload_len = p.payload_wire_len = (uint32_t)n;
-    plugin->on_packet(ctx->state, ctx, &p);
+    vigil_packet p = fh_udp(ts_us, src, response ? 53 : 40000, dst, response ? 40000 : 53);
+    fh_payload(&p, msg, n);
+    fh_packet(ctx, &p);
 }
 
 static void random_label(uint32_t *seed, char *out, size_t len, const char *alphabet)
@@ -388,10 +184,10 @@ static void random_label(uint32_t *seed, char *out, size_t len, const char *alph
     out[len] = '\0';
 }
 
-#define CLIENT v4(198, 18, 0, 10)
-#define RESOLVER v4(198, 18, 0, 53)
+#define CLIENT fh_v4(FH_IP(198, 18, 0, 10))
+#define RESOLVER fh_v4(FH_IP(198, 18, 0, 53))
 
-static void tunnel_queries(vigil_ctx *ctx, vigil_addr client, int count, uint16_t qtype,
+static void tunnel_queries(fh_host *ctx, vigil_addr client, int count, uint16_t qtype,
                            const char *parent)
 {
     uint32_t seed = 42;
@@ -399,7 +195,7 @@ static void tunnel_queries(vigil_ctx *ctx, vigil_addr client, int count, uint16_
         char label[40], name[128];
         random_label(&seed, label, 32, "abcdefghijklmnopqrstuvwxyz234567");
         snprintf(name, sizeof name, "%s.t.%s", label, parent);
-        send_dns(ctx, T0 + i * (US / 2), client, RESOLVER, 0, 0, qtype, name);
+        send_dns(ctx, FH_T0 + i * (FH_US / 2), client, RESOLVER, 0, 0, qtype, name);
     }
 }
 
@@ -408,64 +204,64 @@ static void tunnel_queries(vigil_ctx *ctx, vigil_addr client, int count, uint16_
 static void test_tunnel_alerts_once_with_counts(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     tunnel_queries(ctx, CLIENT, 40, DNS_TYPE_TXT, "evil.example");
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
-    struct seen_alert *a = &ctx->alerts[0];
+    fh_alert *a = &ctx->alerts[0];
     assert_int_equal(a->sid, 9400001);
-    assert_string_equal(a->category, "dns_tunnel");
+    assert_string_equal(a->attack_category, "dns_tunnel");
     assert_memory_equal(a->src.bytes, CLIENT.bytes, 4);
     assert_memory_equal(a->dst.bytes, RESOLVER.bytes, 4);
-    assert_non_null(strstr(a->meta, "parent_domain=evil.example;"));
-    assert_non_null(strstr(a->meta, "queries=40;"));
-    assert_non_null(strstr(a->meta, "record_types=TXT:40;"));
-    free(ctx);
+    assert_non_null(strstr(a->meta_str, "parent_domain=evil.example;"));
+    assert_non_null(strstr(a->meta_str, "queries=40;"));
+    assert_non_null(strstr(a->meta_str, "record_types=TXT:40;"));
+    fh_free(ctx);
 }
 
 static void test_report_delay_and_window(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    set_conf(ctx, "report_delay_sec", 5);
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    fh_set_int(ctx, "report_delay_sec", 5);
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     tunnel_queries(ctx, CLIENT, 40, DNS_TYPE_NULL, "evil.example"); /* 20 s */
     /* reported 5 s after the rule first held (query 10, t=4.5 s): by then
      * about 20 queries were counted, the rest of the window stays silent */
     assert_int_equal(ctx->nalerts, 1);
-    assert_null(strstr(ctx->alerts[0].meta, "queries=40;"));
-    finish(ctx);
+    assert_null(strstr(ctx->alerts[0].meta_str, "queries=40;"));
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
-    free(ctx);
+    fh_free(ctx);
 }
 
 static void test_benign_cdn_and_short_names_silent(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     for (int i = 0; i < 200; i++) {
         char name[96];
         snprintf(name, sizeof name, "e%d.a.akamaiedge.net", 1000 + i * 37);
-        send_dns(ctx, T0 + i * US / 4, CLIENT, RESOLVER, 0, 0, i % 2 ? DNS_TYPE_A : DNS_TYPE_AAAA, name);
+        send_dns(ctx, FH_T0 + i * FH_US / 4, CLIENT, RESOLVER, 0, 0, i % 2 ? DNS_TYPE_A : DNS_TYPE_AAAA, name);
         snprintf(name, sizeof name, "r%d---sn-4g5e6nsz.googlevideo.com", i % 20);
-        send_dns(ctx, T0 + i * US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_A, name);
+        send_dns(ctx, FH_T0 + i * FH_US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_A, name);
         snprintf(name, sizeof name, "%d.%d.2.1.in-addr.arpa", i, i % 7);
-        send_dns(ctx, T0 + i * US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_PTR, name);
+        send_dns(ctx, FH_T0 + i * FH_US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_PTR, name);
         snprintf(name, sizeof name, "_dmarc.host%d.example.org", i % 15);
-        send_dns(ctx, T0 + i * US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_TXT, name);
+        send_dns(ctx, FH_T0 + i * FH_US / 4, CLIENT, RESOLVER, 0, 0, DNS_TYPE_TXT, name);
     }
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
-    free(ctx);
+    fh_free(ctx);
 }
 
 static void test_no_tld_names_grouped(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     uint32_t seed = 7;
     for (int i = 0; i < 30; i++) {
         char a[64], b[64], c[24], name[200];
@@ -473,27 +269,27 @@ static void test_no_tld_names_grouped(void **unused)
         random_label(&seed, b, 60, "0123456789abcdef");
         random_label(&seed, c, 20, "0123456789abcdef");
         snprintf(name, sizeof name, "dnscat.%s.%s.%s", a, b, c);
-        send_dns(ctx, T0 + i * US, CLIENT, RESOLVER, 0, 0, i % 2 ? DNS_TYPE_MX : DNS_TYPE_CNAME, name);
+        send_dns(ctx, FH_T0 + i * FH_US, CLIENT, RESOLVER, 0, 0, i % 2 ? DNS_TYPE_MX : DNS_TYPE_CNAME, name);
     }
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
     assert_non_null(strstr(ctx->alerts[0].signature, "no valid TLD"));
-    free(ctx);
+    fh_free(ctx);
 }
 
 static void test_ignore_domains(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    ctx->ignore_domains = "Example.ORG, evil.example";
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    fh_set(ctx, "ignore_domains", "Example.ORG, evil.example");
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     tunnel_queries(ctx, CLIENT, 40, DNS_TYPE_TXT, "evil.example");
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
-    free(ctx);
+    fh_free(ctx);
 }
 
-static void dga_answers(vigil_ctx *ctx, int count, int random)
+static void dga_answers(fh_host *ctx, int count, int random)
 {
     uint32_t seed = 99;
     for (int i = 0; i < count; i++) {
@@ -503,40 +299,40 @@ static void dga_answers(vigil_ctx *ctx, int count, int random)
         else
             snprintf(label, sizeof label, "%s", i % 2 ? "wpad" : "intranet");
         snprintf(name, sizeof name, "%s.%s", label, i % 3 ? "com" : "net");
-        send_dns(ctx, T0 + i * US / 2, RESOLVER, CLIENT, 1, DNS_RCODE_NXDOMAIN, DNS_TYPE_A, name);
+        send_dns(ctx, FH_T0 + i * FH_US / 2, RESOLVER, CLIENT, 1, DNS_RCODE_NXDOMAIN, DNS_TYPE_A, name);
     }
 }
 
 static void test_dga(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     dga_answers(ctx, 50, 1);
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
     assert_int_equal(ctx->alerts[0].sid, 9400010);
-    assert_string_equal(ctx->alerts[0].category, "dga");
+    assert_string_equal(ctx->alerts[0].attack_category, "dga");
     assert_memory_equal(ctx->alerts[0].src.bytes, CLIENT.bytes, 4);
     assert_memory_equal(ctx->alerts[0].dst.bytes, RESOLVER.bytes, 4);
-    free(ctx);
+    fh_free(ctx);
 
-    ctx = start();
-    begin(ctx);
+    ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     dga_answers(ctx, 50, 0);    /* the same few typos and search names */
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
-    free(ctx);
+    fh_free(ctx);
 }
 
 static void test_dns_over_tcp(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     uint32_t seed = 3;
     uint8_t data[2048];
-    uint64_t offset = 0;
+    fh_conn c = { CLIENT, RESOLVER, 40001, 53, { 0, 0 } };
     for (int round = 0; round < 6; round++) {
         size_t used = 0;
         for (int k = 0; k < 3; k++) {       /* three messages per DATA event */
@@ -548,85 +344,66 @@ static void test_dns_over_tcp(void **unused)
             data[used + 1] = (uint8_t)n;
             used += n + 2;
         }
-        advance(ctx, T0 + round * US);
-        vigil_stream st;
-        memset(&st, 0, sizeof st);
-        st.size = sizeof st;
-        st.event = VIGIL_STREAM_DATA;
-        st.ts_us = ctx->now_us;
-        st.client = CLIENT;
-        st.server = RESOLVER;
-        st.client_port = 40001;
-        st.server_port = 53;
-        st.dir = VIGIL_DIR_TO_SERVER;
-        st.offset = offset;
-        st.data = data;
-        st.len = (uint32_t)used;
-        plugin->on_stream(ctx->state, ctx, &st);
-        offset += used;
+        fh_conn_event(ctx, &c, FH_T0 + round * FH_US, VIGIL_STREAM_DATA, VIGIL_DIR_TO_SERVER, data,
+                      used);
     }
-    finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
-    assert_int_equal(ctx->alerts[0].proto, 6);
-    assert_non_null(strstr(ctx->alerts[0].meta, "queries=18;"));
-    free(ctx);
+    assert_int_equal(ctx->alerts[0].ip_proto, 6);
+    assert_non_null(strstr(ctx->alerts[0].meta_str, "queries=18;"));
+    fh_free(ctx);
 }
 
 static void test_bounded_under_random_flood(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    set_conf(ctx, "max_trackers", 256);
-    set_conf(ctx, "max_clients", 64);
-    begin(ctx);
+    fh_host *ctx = fh_new();
+    fh_set_int(ctx, "max_trackers", 256);
+    fh_set_int(ctx, "max_clients", 64);
+    assert_int_equal(fh_init(ctx), VIGIL_OK);
     uint32_t seed = 5;
     for (int i = 0; i < 200000; i++) {
         char a[16], b[16], name[64];
         random_label(&seed, a, 10, "abcdefghijklmnopqrstuvwxyz");
         random_label(&seed, b, 8, "abcdefghijklmnopqrstuvwxyz");
         snprintf(name, sizeof name, "%s.%s.com", a, b);
-        vigil_addr src = v4(198, 18, (uint8_t)(i >> 8), (uint8_t)i);
-        send_dns(ctx, T0 + i * 1000, src, RESOLVER, 0, 0, DNS_TYPE_A, name);
-        send_dns(ctx, T0 + i * 1000, RESOLVER, src, 1, DNS_RCODE_NXDOMAIN, DNS_TYPE_A, name);
+        vigil_addr src = fh_v4(FH_IP(198, 18, (uint8_t)(i >> 8), (uint8_t)i));
+        send_dns(ctx, FH_T0 + i * 1000, src, RESOLVER, 0, 0, DNS_TYPE_A, name);
+        send_dns(ctx, FH_T0 + i * 1000, RESOLVER, src, 1, DNS_RCODE_NXDOMAIN, DNS_TYPE_A, name);
     }
-    finish(ctx);
+    fh_finish(ctx);
     assert_non_null(strstr(ctx->last_log, "trackers=256 "));
     assert_non_null(strstr(ctx->last_log, "clients=64 "));
-    free(ctx);
+    fh_free(ctx);
 }
 
 static void test_deterministic(void **unused)
 {
     (void)unused;
-    struct seen_alert first[4];
-    size_t nfirst = 0;
-    for (int run = 0; run < 2; run++) {
-        vigil_ctx *ctx = start();
-        begin(ctx);
-        tunnel_queries(ctx, v4(198, 18, 0, 11), 30, DNS_TYPE_TXT, "one.example");
-        tunnel_queries(ctx, v4(198, 18, 0, 12), 30, DNS_TYPE_NULL, "two.example");
+    fh_host *run[2];
+    for (int r = 0; r < 2; r++) {
+        fh_host *ctx = run[r] = fh_new();
+        assert_int_equal(fh_init(ctx), VIGIL_OK);
+        tunnel_queries(ctx, fh_v4(FH_IP(198, 18, 0, 11)), 30, DNS_TYPE_TXT, "one.example");
+        tunnel_queries(ctx, fh_v4(FH_IP(198, 18, 0, 12)), 30, DNS_TYPE_NULL, "two.example");
         dga_answers(ctx, 30, 1);
-        finish(ctx);
+        fh_finish(ctx);
         assert_int_equal(ctx->nalerts, 3);
-        if (run == 0) {
-            memcpy(first, ctx->alerts, 3 * sizeof first[0]);
-            nfirst = ctx->nalerts;
-        } else {
-            assert_int_equal(nfirst, ctx->nalerts);
-            assert_memory_equal(first, ctx->alerts, 3 * sizeof first[0]);
-        }
-        free(ctx);
     }
+    assert_int_equal(run[0]->nalerts, run[1]->nalerts);
+    for (size_t i = 0; i < run[0]->nalerts; i++)
+        fh_assert_alert_equal(&run[0]->alerts[i], &run[1]->alerts[i]);
+    fh_free(run[0]);
+    fh_free(run[1]);
 }
 
 static void test_bad_config_refused(void **unused)
 {
     (void)unused;
-    vigil_ctx *ctx = start();
-    set_conf(ctx, "min_encoded_percent", 0);
-    void *state = NULL;
-    assert_int_not_equal(plugin->init(ctx, &fake_api, &state), VIGIL_OK);
-    free(ctx);
+    fh_host *ctx = fh_new();
+    fh_set_int(ctx, "min_encoded_percent", 0);
+    assert_int_not_equal(fh_init(ctx), VIGIL_OK);
+    fh_free(ctx);
 }
 
 int main(void)
@@ -646,5 +423,5 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_bad_config_refused),
     };
-    return cmocka_run_group_tests(tests, load_plugin, unload_plugin) != 0;
+    return cmocka_run_group_tests(tests, setup, fh_unload_group) != 0;
 }

@@ -5,8 +5,9 @@
  * binary and tested directly: headers, lists, variables, every option's
  * syntax, errors with their column, skipped keywords. Matching is tested
  * through the plugin's ABI (build/plugins/signature.so, which links
- * Hyperscan and PCRE2) by a fake host: each case loads one rule file,
- * feeds packets or stream chunks and counts alerts per sid.
+ * Hyperscan and PCRE2) by the fake host (tests/unit/support/fake_host.h):
+ * each case loads one rule file, feeds packets or stream chunks and counts
+ * alerts per sid.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,13 +15,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "vigil/plugin.h"
+#include "fake_host.h"
 
 #include "../../plugins/signature/parse.c"
 
@@ -248,240 +248,83 @@ static void test_classification(void **st)
 
 /* ---- matching through the plugin -------------------------------------------------------- */
 
-#define MAX_ALERTS 256
-
-struct vigil_ctx {
-    const vigil_plugin *desc;
-    void *state;
-    char rules_path[256];
-    uint32_t sids[MAX_ALERTS];
-    vigil_alert last;
-    char last_cat[64], last_sig[128];
-    size_t nalerts;
-    void *flow[4];
-    int cur;                    /* current flow slot, -1 none */
-    int64_t now;
-    int64_t midstream;
-};
-
-static void fake_log(vigil_ctx *ctx, int level, const char *fmt, ...)
-{
-    (void)ctx;
-    if (level > VIGIL_LOG_WARNING || getenv("SIG_TEST_LOG") == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static int fake_emit(vigil_ctx *ctx, const vigil_alert *a)
-{
-    if (a->size != sizeof *a || a->signature == NULL || a->attack_category == NULL)
-        return VIGIL_EINVAL;
-    if (ctx->nalerts < MAX_ALERTS)
-        ctx->sids[ctx->nalerts++] = a->signature_id;
-    ctx->last = *a;
-    snprintf(ctx->last_cat, sizeof ctx->last_cat, "%s", a->attack_category);
-    snprintf(ctx->last_sig, sizeof ctx->last_sig, "%s", a->signature);
-    return VIGIL_OK;
-}
-
-static int fake_config_str(vigil_ctx *ctx, const char *key, const char **out)
-{
-    if (strcmp(key, "rule_files") == 0) {
-        *out = ctx->rules_path;
-        return VIGIL_OK;
-    }
-    if (strcmp(key, "var.home_net") == 0) {
-        *out = "10.0.0.0/8";
-        return VIGIL_OK;
-    }
-    return VIGIL_ENOENT;
-}
-
-static int fake_config_path(vigil_ctx *ctx, const char *key, const char **out)
-{
-    if (strcmp(key, "rule_files") == 0) {
-        *out = ctx->rules_path;
-        return VIGIL_OK;
-    }
-    return VIGIL_ENOENT;
-}
-
-static int fake_config_int(vigil_ctx *ctx, const char *key, int64_t def, int64_t min,
-                           int64_t max, int64_t *out)
-{
-    (void)min;
-    (void)max;
-    *out = strcmp(key, "midstream") == 0 ? ctx->midstream : def;
-    return VIGIL_OK;
-}
-
-static void *fake_flow_state(vigil_ctx *ctx)
-{
-    return ctx->cur >= 0 ? ctx->flow[ctx->cur] : NULL;
-}
-
-static int fake_set_flow_state(vigil_ctx *ctx, void *s)
-{
-    if (ctx->cur < 0)
-        return VIGIL_ENOENT;
-    if (ctx->flow[ctx->cur] && ctx->flow[ctx->cur] != s)
-        ctx->desc->flow_free(ctx->state, ctx->flow[ctx->cur]);
-    ctx->flow[ctx->cur] = s;
-    return VIGIL_OK;
-}
-
-static int64_t fake_now(vigil_ctx *ctx)
-{
-    return ctx->now;
-}
-
-static int fake_home(vigil_ctx *ctx, const vigil_addr *a)
-{
-    (void)ctx;
-    return a->family == 4 && a->bytes[0] == 10;
-}
-
-static const vigil_host_api fake_api = {
-    .size = sizeof(vigil_host_api),
-    .abi_major = VIGIL_ABI_MAJOR,
-    .abi_minor = VIGIL_ABI_MINOR,
-    .log = fake_log,
-    .emit_alert = fake_emit,
-    .config_str = fake_config_str,
-    .config_int = fake_config_int,
-    .flow_state = fake_flow_state,
-    .set_flow_state = fake_set_flow_state,
-    .now_us = fake_now,
-    .in_home_net = fake_home,
-    .config_path = fake_config_path,
-};
-
-static void *handle;
-static const vigil_plugin *desc;
-
 static int setup_all(void **st)
 {
     (void)st;
-    const char *build = getenv("VIGIL_BUILD");
-    char path[512];
-    snprintf(path, sizeof path, "%s/plugins/signature.so", build && *build ? build : "build");
-    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    return fh_load("signature");
+}
+
+/*
+ * A host for one rule file, written to /tmp and removed once loaded:
+ * home_net 10.0.0.0/8, no ticks. On failure the host is freed and *out is
+ * NULL.
+ */
+static int load(fh_host **out, const char *rules, int midstream)
+{
+    static char path[256];
+    fh_host *c = fh_new();
+    c->ticks = 0;
+    c->home_net = "10.0.0.0/8";
+    fh_set_clock(c, FH_T0);
+    snprintf(path, sizeof path, "/tmp/vigil-sigtest-%d.rules", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fh_free(c);
+        *out = NULL;
         return -1;
     }
-    void *sym = dlsym(handle, VIGIL_PLUGIN_ENTRY_SYMBOL);
-    vigil_plugin_entry_fn entry;
-    memcpy(&entry, &sym, sizeof entry);
-    desc = entry ? entry() : NULL;
-    return desc ? 0 : -1;
-}
-
-static int teardown_all(void **st)
-{
-    (void)st;
-    if (handle)
-        dlclose(handle);
-    return 0;
-}
-
-static int load(vigil_ctx *c, const char *rules, int midstream)
-{
-    memset(c, 0, sizeof *c);
-    c->desc = desc;
-    c->cur = 0;
-    c->now = 1700000000LL * 1000000;
-    c->midstream = midstream;
-    snprintf(c->rules_path, sizeof c->rules_path, "/tmp/vigil-sigtest-%d.rules", (int)getpid());
-    FILE *f = fopen(c->rules_path, "w");
-    if (f == NULL)
-        return -1;
     fputs(rules, f);
     fclose(f);
-    c->cur = -1;
-    int rc = desc->init(c, &fake_api, &c->state);
-    c->cur = 0;
-    unlink(c->rules_path);
+    fh_set(c, "rule_files", path);
+    fh_set(c, "var.home_net", "10.0.0.0/8");
+    fh_set(c, "midstream", midstream ? "1" : "0");
+    int rc = fh_init(c);
+    unlink(path);
+    if (rc != VIGIL_OK) {
+        fh_free(c);
+        c = NULL;
+    }
+    *out = c;
     return rc;
 }
 
-static void unload(vigil_ctx *c)
+static const fh_alert *last(const fh_host *c)
 {
-    for (int i = 0; i < 4; i++)
-        if (c->flow[i])
-            desc->flow_free(c->state, c->flow[i]);
-    desc->fini(c->state);
+    assert_true(c->nalerts > 0);
+    return &c->alerts[c->nalerts - 1];
 }
 
-static size_t count(const vigil_ctx *c, uint32_t sid)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->nalerts; i++)
-        n += c->sids[i] == sid;
-    return n;
-}
-
-static void addr4(vigil_addr *a, uint8_t x, uint8_t y, uint8_t z, uint8_t w)
-{
-    memset(a, 0, sizeof *a);
-    a->family = 4;
-    a->bytes[0] = x;
-    a->bytes[1] = y;
-    a->bytes[2] = z;
-    a->bytes[3] = w;
-}
-
-/* A packet from 192.0.2.1:sport to 10.0.0.1:dport (or reversed). */
-static void packet(vigil_ctx *c, uint8_t proto, int reverse, uint8_t tcp_flags,
+/* A packet from 192.0.2.1:sport to 10.0.0.1:dport (or reversed), at the host's now. */
+static void packet(fh_host *c, uint8_t proto, int reverse, uint8_t tcp_flags,
                    const void *payload, size_t len)
 {
     static uint8_t buf[2048];
+    vigil_addr cl = fh_v4(FH_IP(192, 0, 2, 1)), sv = fh_v4(FH_IP(10, 0, 0, 1));
     vigil_packet p;
-    memset(&p, 0, sizeof p);
-    p.size = sizeof p;
-    p.flags = VIGIL_PKT_HAS_L4;
-    p.ts_us = c->now;
-    p.l3 = VIGIL_L3_IPV4;
-    p.ip_proto = proto;
-    p.ttl = 64;
-    addr4(reverse ? &p.dst : &p.src, 192, 0, 2, 1);
-    addr4(reverse ? &p.src : &p.dst, 10, 0, 0, 1);
-    p.sport = reverse ? 80 : 40000;
-    p.dport = reverse ? 40000 : 80;
+    if (proto == 1) {
+        p = fh_icmp(c->now_us, reverse ? sv : cl, reverse ? cl : sv, 8, 0);
+    } else {
+        p = fh_ip(c->now_us, reverse ? sv : cl, reverse ? cl : sv, proto);
+        p.sport = reverse ? 80 : 40000;
+        p.dport = reverse ? 40000 : 80;
+    }
     p.tcp_flags = tcp_flags;
     memcpy(buf, payload, len);
     p.l3_hdr = buf;
-    p.payload = buf;
-    p.payload_len = (uint32_t)len;
-    if (proto == 1) {
-        p.icmp_type = 8;
-        p.sport = 8;
-        p.dport = 0;
-    }
-    desc->on_packet(c->state, c, &p);
+    fh_payload(&p, buf, len);
+    fh_packet(c, &p);
 }
 
-static void stream_ev(vigil_ctx *c, uint32_t event, uint32_t dir, uint64_t off,
+static void stream_ev(fh_host *c, uint32_t event, uint32_t dir, uint64_t off,
                       const char *data)
 {
-    vigil_stream s;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    s.event = event;
-    s.ts_us = c->now;
-    addr4(&s.client, 192, 0, 2, 1);
-    addr4(&s.server, 10, 0, 0, 1);
-    s.client_port = 40000;
-    s.server_port = 80;
+    vigil_stream s = fh_stream_event(c->now_us, event, fh_v4(FH_IP(192, 0, 2, 1)), 40000,
+                                     fh_v4(FH_IP(10, 0, 0, 1)), 80);
     s.dir = dir;
     s.offset = off;
     s.data = (const uint8_t *)data;
     s.len = data ? (uint32_t)strlen(data) : 0;
-    desc->on_stream(c->state, c, &s);
+    fh_stream(c, &s);
 }
 
 struct mcase {
@@ -584,24 +427,24 @@ static void test_payload_keywords(void **st)
         { "dsize:!5;", "", 0, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        vigil_ctx c;
+        fh_host *c;
         char rule[512];
         snprintf(rule, sizeof rule, "alert udp any any -> any any (%s sid:1;)\n", cases[i].opts);
         if (load(&c, rule, 0) != VIGIL_OK)
             fail_msg("case %zu does not load: %s", i, rule);
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].payload);
-        packet(&c, 17, 0, 0, cases[i].payload, len);
-        if ((int)count(&c, 1) != cases[i].want)
+        packet(c, 17, 0, 0, cases[i].payload, len);
+        if ((int)fh_count_sid(c, 1) != cases[i].want)
             fail_msg("case %zu: %s on \"%s\": %zu alerts, expected %d", i, cases[i].opts,
-                     cases[i].payload, count(&c, 1), cases[i].want);
-        unload(&c);
+                     cases[i].payload, fh_count_sid(c, 1), cases[i].want);
+        fh_free(c);
     }
 }
 
 static void test_header_keywords(void **st)
 {
     (void)st;
-    vigil_ctx c;
+    fh_host *c;
     assert_int_equal(load(&c,
         "alert tcp any any -> any 80 (flags:S; sid:1;)\n"
         "alert tcp any any -> any 80 (flags:S+; sid:2;)\n"
@@ -615,28 +458,28 @@ static void test_header_keywords(void **st)
         "alert tcp any any -> $HOME_NET any (sid:10;)\n"
         "alert tcp $HOME_NET any -> any any (sid:11;)\n"
         "alert tcp $HOME_NET any <> any any (sid:12;)\n", 0), VIGIL_OK);
-    packet(&c, 6, 0, VIGIL_TCP_SYN, "", 0);
-    assert_int_equal(count(&c, 1), 1);
-    assert_int_equal(count(&c, 2), 1);
-    assert_int_equal(count(&c, 3), 1);
-    assert_int_equal(count(&c, 4), 0);
-    packet(&c, 6, 0, VIGIL_TCP_SYN | VIGIL_TCP_ACK, "", 0);
-    assert_int_equal(count(&c, 1), 1);
-    assert_int_equal(count(&c, 2), 2);
-    assert_int_equal(count(&c, 3), 1);
-    assert_int_equal(count(&c, 4), 1);
-    packet(&c, 6, 0, 0, "", 0);
-    assert_int_equal(count(&c, 5), 1);
-    packet(&c, 6, 0, VIGIL_TCP_SYN | VIGIL_TCP_ECE | VIGIL_TCP_CWR, "", 0);
-    assert_int_equal(count(&c, 1), 1);
-    assert_int_equal(count(&c, 6), 2);
-    assert_int_equal(count(&c, 7), 4);
-    assert_int_equal(count(&c, 8), 0);
-    assert_int_equal(count(&c, 9), 0);
-    assert_int_equal(count(&c, 10), 4);
-    assert_int_equal(count(&c, 11), 0);
-    assert_int_equal(count(&c, 12), 4);
-    unload(&c);
+    packet(c, 6, 0, VIGIL_TCP_SYN, "", 0);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    assert_int_equal(fh_count_sid(c, 2), 1);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    assert_int_equal(fh_count_sid(c, 4), 0);
+    packet(c, 6, 0, VIGIL_TCP_SYN | VIGIL_TCP_ACK, "", 0);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    assert_int_equal(fh_count_sid(c, 2), 2);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    assert_int_equal(fh_count_sid(c, 4), 1);
+    packet(c, 6, 0, 0, "", 0);
+    assert_int_equal(fh_count_sid(c, 5), 1);
+    packet(c, 6, 0, VIGIL_TCP_SYN | VIGIL_TCP_ECE | VIGIL_TCP_CWR, "", 0);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    assert_int_equal(fh_count_sid(c, 6), 2);
+    assert_int_equal(fh_count_sid(c, 7), 4);
+    assert_int_equal(fh_count_sid(c, 8), 0);
+    assert_int_equal(fh_count_sid(c, 9), 0);
+    assert_int_equal(fh_count_sid(c, 10), 4);
+    assert_int_equal(fh_count_sid(c, 11), 0);
+    assert_int_equal(fh_count_sid(c, 12), 4);
+    fh_free(c);
 
     assert_int_equal(load(&c,
         "alert icmp any any -> any any (itype:8; sid:1;)\n"
@@ -644,19 +487,19 @@ static void test_header_keywords(void **st)
         "alert icmp any any -> any any (icode:0; icmp_id:258; icmp_seq:3; sid:3;)\n"
         "alert icmp any any -> any any (icmp_seq:4; sid:4;)\n"
         "alert icmp any any -> any any (dsize:2; content:\"hi\"; sid:5;)\n", 0), VIGIL_OK);
-    packet(&c, 1, 0, 0, "\x01\x02\x00\x03hi", 6);
-    assert_int_equal(count(&c, 1), 1);
-    assert_int_equal(count(&c, 2), 0);
-    assert_int_equal(count(&c, 3), 1);
-    assert_int_equal(count(&c, 4), 0);
-    assert_int_equal(count(&c, 5), 1);
-    unload(&c);
+    packet(c, 1, 0, 0, "\x01\x02\x00\x03hi", 6);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    assert_int_equal(fh_count_sid(c, 2), 0);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    assert_int_equal(fh_count_sid(c, 4), 0);
+    assert_int_equal(fh_count_sid(c, 5), 1);
+    fh_free(c);
 }
 
 static void test_flow_flowbits_threshold_pass(void **st)
 {
     (void)st;
-    vigil_ctx c;
+    fh_host *c;
     assert_int_equal(load(&c,
         "alert udp any any -> any any (content:\"login\"; flowbits:set,seen; flowbits:noalert; sid:1;)\n"
         "alert udp any any -> any any (content:\"secret\"; flowbits:isset,seen; sid:2;)\n"
@@ -668,49 +511,49 @@ static void test_flow_flowbits_threshold_pass(void **st)
         "alert udp any any -> any any (content:\"T!\"; detection_filter:track by_rule, count 2, seconds 60; sid:8;)\n"
         "alert udp any any -> any any (content:\"T!\"; threshold:type both, track by_flow, count 2, seconds 60; sid:9;)\n",
         0), VIGIL_OK);
-    packet(&c, 17, 0, 0, "secret", 6);
-    assert_int_equal(count(&c, 2), 0);
-    assert_int_equal(count(&c, 3), 1);
-    packet(&c, 17, 0, 0, "login", 5);
-    assert_int_equal(count(&c, 1), 0);      /* noalert */
-    packet(&c, 17, 0, 0, "secret", 6);
-    assert_int_equal(count(&c, 2), 1);
-    assert_int_equal(count(&c, 3), 1);
-    packet(&c, 17, 0, 0, "x", 1);
-    assert_int_equal(count(&c, 4), 1);
-    assert_int_equal(count(&c, 5), 0);
-    packet(&c, 17, 1, 0, "x", 1);
-    assert_int_equal(count(&c, 4), 1);
-    assert_int_equal(count(&c, 5), 1);
+    packet(c, 17, 0, 0, "secret", 6);
+    assert_int_equal(fh_count_sid(c, 2), 0);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    packet(c, 17, 0, 0, "login", 5);
+    assert_int_equal(fh_count_sid(c, 1), 0);      /* noalert */
+    packet(c, 17, 0, 0, "secret", 6);
+    assert_int_equal(fh_count_sid(c, 2), 1);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    packet(c, 17, 0, 0, "x", 1);
+    assert_int_equal(fh_count_sid(c, 4), 1);
+    assert_int_equal(fh_count_sid(c, 5), 0);
+    packet(c, 17, 1, 0, "x", 1);
+    assert_int_equal(fh_count_sid(c, 4), 1);
+    assert_int_equal(fh_count_sid(c, 5), 1);
     for (int i = 0; i < 5; i++)
-        packet(&c, 17, 0, 0, "T!", 2);
-    assert_int_equal(count(&c, 6), 2);      /* limit 2 */
-    assert_int_equal(count(&c, 7), 2);      /* every 2nd */
-    assert_int_equal(count(&c, 8), 3);      /* after the 2nd */
-    assert_int_equal(count(&c, 9), 1);      /* once at the 2nd */
-    c.now += 61LL * 1000000;                /* a new window */
-    packet(&c, 17, 0, 0, "T!", 2);
-    assert_int_equal(count(&c, 6), 3);
-    assert_int_equal(count(&c, 8), 3);
-    unload(&c);
+        packet(c, 17, 0, 0, "T!", 2);
+    assert_int_equal(fh_count_sid(c, 6), 2);      /* limit 2 */
+    assert_int_equal(fh_count_sid(c, 7), 2);      /* every 2nd */
+    assert_int_equal(fh_count_sid(c, 8), 3);      /* after the 2nd */
+    assert_int_equal(fh_count_sid(c, 9), 1);      /* once at the 2nd */
+    c->now_us += 61LL * 1000000;                /* a new window */
+    packet(c, 17, 0, 0, "T!", 2);
+    assert_int_equal(fh_count_sid(c, 6), 3);
+    assert_int_equal(fh_count_sid(c, 8), 3);
+    fh_free(c);
 
     assert_int_equal(load(&c,
         "alert udp any any -> any any (content:\"evil\"; sid:1;)\n"
         "pass udp any any -> any any (content:\"trusted\"; sid:2;)\n", 0), VIGIL_OK);
-    packet(&c, 17, 0, 0, "evil", 4);
-    assert_int_equal(count(&c, 1), 1);
-    packet(&c, 17, 0, 0, "trusted evil", 12);
-    assert_int_equal(count(&c, 1), 1);      /* pass wins, and for the rest of the flow */
-    packet(&c, 17, 0, 0, "evil", 4);
-    assert_int_equal(count(&c, 1), 1);
-    assert_int_equal(count(&c, 2), 0);
-    unload(&c);
+    packet(c, 17, 0, 0, "evil", 4);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    packet(c, 17, 0, 0, "trusted evil", 12);
+    assert_int_equal(fh_count_sid(c, 1), 1);      /* pass wins, and for the rest of the flow */
+    packet(c, 17, 0, 0, "evil", 4);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    assert_int_equal(fh_count_sid(c, 2), 0);
+    fh_free(c);
 }
 
 static void test_stream_matching(void **st)
 {
     (void)st;
-    vigil_ctx c;
+    fh_host *c;
     assert_int_equal(load(&c,
         "alert tcp any any -> any any (content:\"password\"; sid:1;)\n"
         "alert tcp-stream any any -> any any (content:\"HELLO\"; nocase; depth:5; sid:2;)\n"
@@ -718,69 +561,69 @@ static void test_stream_matching(void **st)
         "alert tcp any any -> any any (content:\"USER\"; content:\"root\"; distance:1; within:5; flow:to_server; sid:4;)\n"
         "alert tcp any any -> any any (content:\"banner\"; flow:to_client; sid:5;)\n"
         "alert tcp any any -> any any (pcre:\"/x{3}y/\"; sid:6;)\n", 0), VIGIL_OK);
-    packet(&c, 6, 0, VIGIL_TCP_SYN, "", 0);
-    stream_ev(&c, VIGIL_STREAM_ESTABLISHED, 0, 0, NULL);
+    packet(c, 6, 0, VIGIL_TCP_SYN, "", 0);
+    stream_ev(c, VIGIL_STREAM_ESTABLISHED, 0, 0, NULL);
     /* the packet view of a reassembled flow: only tcp-pkt rules */
-    packet(&c, 6, 0, VIGIL_TCP_ACK, "hello pass", 10);
-    assert_int_equal(count(&c, 3), 1);
-    assert_int_equal(count(&c, 1), 0);
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 0, "hello pass");
-    assert_int_equal(count(&c, 2), 1);
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 10, "word USER");
-    assert_int_equal(count(&c, 1), 1);      /* "pass"+"word" across chunks */
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 19, " ro");
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 22, "ot xx");
-    assert_int_equal(count(&c, 4), 1);      /* two contents over three chunks */
-    assert_int_equal(count(&c, 1), 1);      /* the tail is not matched twice */
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 27, "xy hello");
-    assert_int_equal(count(&c, 6), 1);
-    assert_int_equal(count(&c, 2), 1);      /* depth:5 counts from the stream start */
-    stream_ev(&c, VIGIL_STREAM_DATA, 1, 0, "banner");
-    assert_int_equal(count(&c, 5), 1);
-    assert_int_equal(c.last.src.bytes[0], 10);  /* the sender of that direction */
-    assert_int_equal(c.last.sport, 80);
-    stream_ev(&c, VIGIL_STREAM_DATA, 0, 35, "banner");
-    assert_int_equal(count(&c, 5), 1);
-    stream_ev(&c, VIGIL_STREAM_CLOSED, 0, 0, NULL);
-    unload(&c);
+    packet(c, 6, 0, VIGIL_TCP_ACK, "hello pass", 10);
+    assert_int_equal(fh_count_sid(c, 3), 1);
+    assert_int_equal(fh_count_sid(c, 1), 0);
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 0, "hello pass");
+    assert_int_equal(fh_count_sid(c, 2), 1);
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 10, "word USER");
+    assert_int_equal(fh_count_sid(c, 1), 1);      /* "pass"+"word" across chunks */
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 19, " ro");
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 22, "ot xx");
+    assert_int_equal(fh_count_sid(c, 4), 1);      /* two contents over three chunks */
+    assert_int_equal(fh_count_sid(c, 1), 1);      /* the tail is not matched twice */
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 27, "xy hello");
+    assert_int_equal(fh_count_sid(c, 6), 1);
+    assert_int_equal(fh_count_sid(c, 2), 1);      /* depth:5 counts from the stream start */
+    stream_ev(c, VIGIL_STREAM_DATA, 1, 0, "banner");
+    assert_int_equal(fh_count_sid(c, 5), 1);
+    assert_int_equal(last(c)->src.bytes[0], 10);  /* the sender of that direction */
+    assert_int_equal(last(c)->sport, 80);
+    stream_ev(c, VIGIL_STREAM_DATA, 0, 35, "banner");
+    assert_int_equal(fh_count_sid(c, 5), 1);
+    stream_ev(c, VIGIL_STREAM_CLOSED, 0, 0, NULL);
+    fh_free(c);
 
     /* no handshake seen: segments are matched only with midstream = 1 */
     for (int mid = 0; mid < 2; mid++) {
         assert_int_equal(load(&c, "alert tcp any any -> any any (content:\"abc\"; sid:1;)\n", mid),
                          VIGIL_OK);
-        packet(&c, 6, 0, VIGIL_TCP_ACK | VIGIL_TCP_PSH, "abc", 3);
-        assert_int_equal(count(&c, 1), (size_t)mid);
-        unload(&c);
+        packet(c, 6, 0, VIGIL_TCP_ACK | VIGIL_TCP_PSH, "abc", 3);
+        assert_int_equal(fh_count_sid(c, 1), (size_t)mid);
+        fh_free(c);
     }
     /* a handshake libnids does not follow: segments stand in for the stream */
     assert_int_equal(load(&c, "alert tcp-stream any any -> any any (content:\"abc\"; sid:1;)\n", 0),
                      VIGIL_OK);
-    packet(&c, 6, 0, VIGIL_TCP_SYN, "", 0);
-    packet(&c, 6, 0, VIGIL_TCP_ACK | VIGIL_TCP_PSH, "abc", 3);
-    assert_int_equal(count(&c, 1), 1);
-    unload(&c);
+    packet(c, 6, 0, VIGIL_TCP_SYN, "", 0);
+    packet(c, 6, 0, VIGIL_TCP_ACK | VIGIL_TCP_PSH, "abc", 3);
+    assert_int_equal(fh_count_sid(c, 1), 1);
+    fh_free(c);
 }
 
 static void test_alert_fields(void **st)
 {
     (void)st;
-    vigil_ctx c;
+    fh_host *c;
     assert_int_equal(load(&c,
         "alert udp any any -> any any (msg:\"m\"; content:\"a\"; classtype:attempted-dos; "
         "priority:9; metadata:k v; gid:3; rev:4; sid:1;)\n"
         "alert udp any any -> any any (msg:\"n\"; content:\"b\"; target:src_ip; "
         "classtype:web-application-attack; sid:2;)\n", 0), VIGIL_OK);
-    packet(&c, 17, 0, 0, "a", 1);
-    assert_int_equal(c.last.gid, 3);
-    assert_int_equal(c.last.rev, 4);
-    assert_int_equal(c.last.severity, 4);       /* clamped */
-    assert_string_equal(c.last_cat, "dos_flood");
-    assert_string_equal(c.last_sig, "m");
-    assert_int_equal(c.last.meta_count, 1);
-    packet(&c, 17, 0, 0, "b", 1);
-    assert_string_equal(c.last_cat, "exploit");
-    assert_int_equal(c.last.src.bytes[0], 10);  /* target:src_ip swaps */
-    unload(&c);
+    packet(c, 17, 0, 0, "a", 1);
+    assert_int_equal(last(c)->gid, 3);
+    assert_int_equal(last(c)->rev, 4);
+    assert_int_equal(last(c)->severity, 4);       /* clamped */
+    assert_string_equal(last(c)->attack_category, "dos_flood");
+    assert_string_equal(last(c)->signature, "m");
+    assert_int_equal(last(c)->meta_count, 1);
+    packet(c, 17, 0, 0, "b", 1);
+    assert_string_equal(last(c)->attack_category, "exploit");
+    assert_int_equal(last(c)->src.bytes[0], 10);  /* target:src_ip swaps */
+    fh_free(c);
 
     /* a syntax error refuses the load; an unsupported keyword does not */
     assert_int_not_equal(load(&c, "alert udp any any -> any any (content:\"a\" sid:1;)\n", 0),
@@ -788,10 +631,10 @@ static void test_alert_fields(void **st)
     assert_int_equal(load(&c, "alert udp any any -> any any (content:\"a\"; http_uri; sid:1;)\n"
                               "alert udp any any -> any any (content:\"a\"; sid:2;)\n", 0),
                      VIGIL_OK);
-    packet(&c, 17, 0, 0, "a", 1);
-    assert_int_equal(count(&c, 1), 0);
-    assert_int_equal(count(&c, 2), 1);
-    unload(&c);
+    packet(c, 17, 0, 0, "a", 1);
+    assert_int_equal(fh_count_sid(c, 1), 0);
+    assert_int_equal(fh_count_sid(c, 2), 1);
+    fh_free(c);
     assert_int_not_equal(load(&c, "alert udp any any -> any any (pcre:\"/(/\"; sid:1;)\n", 0),
                          VIGIL_OK);
 }
@@ -808,13 +651,13 @@ static void test_many_rules(void **st)
         used += (size_t)snprintf(text + used, cap - used,
                                  "alert udp any any -> any any (content:\"tok%05zuend\";%s sid:%zu;)\n",
                                  i, i % 3 ? "" : " nocase;", i + 1);
-    vigil_ctx c;
+    fh_host *c;
     assert_int_equal(load(&c, text, 0), VIGIL_OK);
-    packet(&c, 17, 0, 0, "..tok01234end..TOK00003END..tok00004END", 40);
-    assert_int_equal(c.nalerts, 2);
-    assert_int_equal(count(&c, 1235), 1);
-    assert_int_equal(count(&c, 4), 1);
-    unload(&c);
+    packet(c, 17, 0, 0, "..tok01234end..TOK00003END..tok00004END", 40);
+    assert_int_equal(c->nalerts, 2);
+    assert_int_equal(fh_count_sid(c, 1235), 1);
+    assert_int_equal(fh_count_sid(c, 4), 1);
+    fh_free(c);
     free(text);
 }
 
@@ -833,5 +676,5 @@ int main(void)
         cmocka_unit_test(test_alert_fields),
         cmocka_unit_test(test_many_rules),
     };
-    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+    return cmocka_run_group_tests(tests, setup_all, fh_unload_group);
 }

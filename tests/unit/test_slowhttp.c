@@ -1,8 +1,8 @@
 /*
- * test_slowhttp.c - the slowhttp plugin driven through its ABI by a fake
- * host that replays reassembled-stream events: configuration from a
- * table, alerts collected in an array, a small flow map, ticks once per
- * second of packet time.
+ * test_slowhttp.c - the slowhttp plugin driven through its ABI by the fake host
+ * (tests/unit/support/fake_host.h), replaying reassembled-stream events:
+ * configuration from a table, alerts collected, a small flow map, ticks once
+ * per second of packet time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,456 +10,133 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "vigil/plugin.h"
+#include "fake_host.h"
 
-/* ---- a fake host that drives on_stream/on_tick --------------------------- */
-
-#define US 1000000LL
-#define T0 (1700000000LL * US)
-#define MAX_ALERTS 64
-#define MAX_CONF 16
-#define FLOW_SLOTS 4096
-
-struct seen_alert {
-    uint32_t sid;
-    char technique[40];
-    vigil_addr src, dst;
-    char meta[768];             /* "key=value;" ... */
-};
-
-struct conf_entry {
-    const char *key;
-    int64_t value;
-};
-
-struct flow_entry {
-    int used;
-    uint32_t client, server;
-    uint16_t cport, sport;
-    void *state;
-};
-
-struct vigil_ctx {
-    const vigil_plugin *desc;
-    void *state;
-    struct conf_entry conf[MAX_CONF];
-    size_t nconf;
-    struct seen_alert alerts[MAX_ALERTS];
-    size_t nalerts, dropped_alerts;
-    char last_log[1024];
-    struct flow_entry *flows;
-    struct flow_entry *cur_flow;
-    int64_t now_us, last_tick_us;
-};
-
-static void fake_log(vigil_ctx *ctx, int level, const char *fmt, ...)
-{
-    (void)level;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->last_log, sizeof ctx->last_log, fmt, ap);
-    va_end(ap);
-}
-
-static int fake_emit(vigil_ctx *ctx, const vigil_alert *a)
-{
-    if (a->size != sizeof *a || a->signature == NULL || a->attack_category == NULL)
-        return VIGIL_EINVAL;
-    if (ctx->nalerts == MAX_ALERTS) {
-        ctx->dropped_alerts++;
-        return VIGIL_OK;
-    }
-    struct seen_alert *s = &ctx->alerts[ctx->nalerts++];
-    memset(s, 0, sizeof *s);
-    s->sid = a->signature_id;
-    snprintf(s->technique, sizeof s->technique, "%s", a->attack_technique);
-    s->src = a->src;
-    s->dst = a->dst;
-    size_t used = 0;
-    for (size_t i = 0; i < a->meta_count && used < sizeof s->meta; i++) {
-        int w = snprintf(s->meta + used, sizeof s->meta - used, "%s=%s;", a->meta[i].key,
-                         a->meta[i].value);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-    return VIGIL_OK;
-}
-
-static int fake_config_str(vigil_ctx *ctx, const char *key, const char **out)
-{
-    (void)ctx;
-    (void)key;
-    (void)out;
-    return VIGIL_ENOENT;
-}
-
-static int fake_config_int(vigil_ctx *ctx, const char *key, int64_t def, int64_t min,
-                           int64_t max, int64_t *out)
-{
-    *out = def;
-    for (size_t i = 0; i < ctx->nconf; i++) {
-        if (strcmp(ctx->conf[i].key, key) != 0)
-            continue;
-        if (ctx->conf[i].value < min || ctx->conf[i].value > max)
-            return VIGIL_EINVAL;
-        *out = ctx->conf[i].value;
-    }
-    return VIGIL_OK;
-}
-
-static void *fake_flow_state(vigil_ctx *ctx)
-{
-    return ctx->cur_flow ? ctx->cur_flow->state : NULL;
-}
-
-static int fake_set_flow_state(vigil_ctx *ctx, void *state)
-{
-    if (ctx->cur_flow == NULL)
-        return VIGIL_ENOENT;
-    void *old = ctx->cur_flow->state;
-    if (old && old != state)
-        ctx->desc->flow_free(ctx->state, old);
-    ctx->cur_flow->state = state;
-    return VIGIL_OK;
-}
-
-static int64_t fake_now(vigil_ctx *ctx)
-{
-    return ctx->now_us;
-}
-
-static const vigil_host_api fake_api = {
-    .size = sizeof(vigil_host_api),
-    .abi_major = VIGIL_ABI_MAJOR,
-    .abi_minor = VIGIL_ABI_MINOR,
-    .log = fake_log,
-    .emit_alert = fake_emit,
-    .config_str = fake_config_str,
-    .config_int = fake_config_int,
-    .flow_state = fake_flow_state,
-    .set_flow_state = fake_set_flow_state,
-    .now_us = fake_now,
-};
-
-static void *plugin_handle;
-static const vigil_plugin *plugin_desc;
-
-static int load_named(const char *name)
-{
-    const char *build = getenv("VIGIL_BUILD");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/plugins/%s.so", build && *build ? build : "build", name);
-    plugin_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (plugin_handle == NULL) {
-        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-        return -1;
-    }
-    vigil_plugin_entry_fn entry;
-    void *sym = dlsym(plugin_handle, VIGIL_PLUGIN_ENTRY_SYMBOL);
-    memcpy(&entry, &sym, sizeof entry);
-    plugin_desc = entry ? entry() : NULL;
-    return plugin_desc ? 0 : -1;
-}
-
-static int unload_plugin(void **st)
+static int setup(void **st)
 {
     (void)st;
-    if (plugin_handle)
-        dlclose(plugin_handle);
-    return 0;
+    return fh_load("slowhttp");
 }
 
-static vigil_ctx *host_new(const struct conf_entry *conf, size_t nconf)
-{
-    vigil_ctx *ctx = calloc(1, sizeof *ctx);
-    assert_non_null(ctx);
-    ctx->flows = calloc(FLOW_SLOTS, sizeof *ctx->flows);
-    assert_non_null(ctx->flows);
-    ctx->desc = plugin_desc;
-    assert_true(nconf <= MAX_CONF);
-    for (size_t i = 0; i < nconf; i++)
-        ctx->conf[i] = conf[i];
-    ctx->nconf = nconf;
-    assert_int_equal(plugin_desc->init(ctx, &fake_api, &ctx->state), VIGIL_OK);
-    return ctx;
-}
-
-static void release_flow(vigil_ctx *ctx, struct flow_entry *f)
-{
-    if (f->used && f->state)
-        ctx->desc->flow_free(ctx->state, f->state);
-    memset(f, 0, sizeof *f);
-}
-
-static void host_finish(vigil_ctx *ctx)
-{
-    ctx->cur_flow = NULL;
-    plugin_desc->on_finish(ctx->state, ctx);
-    for (size_t i = 0; i < FLOW_SLOTS; i++)
-        release_flow(ctx, &ctx->flows[i]);
-    plugin_desc->fini(ctx->state);
-    ctx->state = NULL;
-}
-
-static void host_free(vigil_ctx *ctx)
-{
-    free(ctx->flows);
-    free(ctx);
-}
-
-static vigil_addr v4(uint32_t a)
-{
-    vigil_addr r;
-    memset(&r, 0, sizeof r);
-    r.family = 4;
-    r.bytes[0] = (uint8_t)(a >> 24);
-    r.bytes[1] = (uint8_t)(a >> 16);
-    r.bytes[2] = (uint8_t)(a >> 8);
-    r.bytes[3] = (uint8_t)a;
-    return r;
-}
-
-#define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
-
-/* A TCP connection as the reassembler reports it. */
-struct tconn {
-    uint32_t client, server;
-    uint16_t cport, sport;
-    uint64_t sent[2];           /* bytes so far per direction */
-};
-
-static void advance(vigil_ctx *ctx, int64_t ts)
-{
-    if (ctx->last_tick_us == 0)
-        ctx->last_tick_us = ts - ts % US;
-    while (ts >= ctx->last_tick_us + US) {
-        ctx->last_tick_us += US;
-        ctx->now_us = ctx->last_tick_us;
-        ctx->cur_flow = NULL;
-        plugin_desc->on_tick(ctx->state, ctx, ctx->last_tick_us);
-    }
-    ctx->now_us = ts;
-}
-
-static struct flow_entry *flow_of(vigil_ctx *ctx, const struct tconn *c)
-{
-    uint32_t h = (c->client * 2654435761u) ^ (c->server * 40503u) ^ c->cport ^
-                 ((uint32_t)c->sport << 16);
-    struct flow_entry *f = &ctx->flows[h % FLOW_SLOTS];
-    if (f->used && (f->client != c->client || f->server != c->server || f->cport != c->cport ||
-                    f->sport != c->sport))
-        release_flow(ctx, f);
-    if (!f->used) {
-        f->used = 1;
-        f->client = c->client;
-        f->server = c->server;
-        f->cport = c->cport;
-        f->sport = c->sport;
-    }
-    return f;
-}
-
-static void stream_event(vigil_ctx *ctx, struct tconn *c, int64_t ts, uint32_t event,
-                         uint32_t dir, const char *data, size_t len)
-{
-    advance(ctx, ts);
-    vigil_stream st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    st.event = event;
-    st.ts_us = ts;
-    st.client = v4(c->client);
-    st.server = v4(c->server);
-    st.client_port = c->cport;
-    st.server_port = c->sport;
-    if (event == VIGIL_STREAM_DATA) {
-        st.dir = dir;
-        st.offset = c->sent[dir];
-        st.data = (const uint8_t *)data;
-        st.len = (uint32_t)len;
-        c->sent[dir] += len;
-    }
-    st.bytes_to_server = c->sent[0];
-    st.bytes_to_client = c->sent[1];
-    ctx->cur_flow = flow_of(ctx, c);
-    plugin_desc->on_stream(ctx->state, ctx, &st);
-    ctx->cur_flow = NULL;
-}
-
-static void open_conn(vigil_ctx *ctx, struct tconn *c, int64_t ts)
-{
-    c->sent[0] = c->sent[1] = 0;
-    stream_event(ctx, c, ts, VIGIL_STREAM_ESTABLISHED, 0, NULL, 0);
-}
-
-static void send_str(vigil_ctx *ctx, struct tconn *c, int64_t ts, uint32_t dir, const char *s)
-{
-    stream_event(ctx, c, ts, VIGIL_STREAM_DATA, dir, s, strlen(s));
-}
-
-static void close_conn(vigil_ctx *ctx, struct tconn *c, int64_t ts)
-{
-    stream_event(ctx, c, ts, VIGIL_STREAM_CLOSED, 0, NULL, 0);
-}
-
-static void tick_to(vigil_ctx *ctx, int64_t ts)
-{
-    ctx->cur_flow = NULL;
-    advance(ctx, ts);
-}
-
-static const char *meta_value(const struct seen_alert *a, const char *key, char *buf, size_t len)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "%s=", key);
-    const char *p = a->meta;
-    while ((p = strstr(p, pat)) != NULL) {
-        if (p == a->meta || p[-1] == ';') {
-            p += strlen(pat);
-            size_t n = strcspn(p, ";");
-            if (n >= len)
-                n = len - 1;
-            memcpy(buf, p, n);
-            buf[n] = '\0';
-            return buf;
-        }
-        p++;
-    }
-    return NULL;
-}
-
-/* ---- scenarios ------------------------------------------------------------ */
-
-#define ATT IP(198, 18, 0, 10)
-#define SRV IP(198, 18, 0, 20)
+#define ATT FH_IP(198, 18, 0, 10)
+#define SRV FH_IP(198, 18, 0, 20)
 #define NCONN 40
 
-static int load_plugin(void **st)
-{
-    (void)st;
-    return load_named("slowhttp");
-}
-
 /* NCONN slowloris connections: a partial request, then one header line every 5 s. */
-static void slowloris(vigil_ctx *ctx, struct tconn *c, int64_t until)
+static void slowloris(fh_host *ctx, fh_conn *c, int64_t until)
 {
     for (int i = 0; i < NCONN; i++) {
-        c[i] = (struct tconn){ ATT, SRV, (uint16_t)(40000 + i), 80, { 0, 0 } };
-        open_conn(ctx, &c[i], T0 + i * 10000);
-        send_str(ctx, &c[i], T0 + i * 10000 + 1, VIGIL_DIR_TO_SERVER,
+        c[i] = fh_conn_v4(ATT, SRV, (uint16_t)(40000 + i), 80);
+        fh_conn_open(ctx, &c[i], FH_T0 + i * 10000);
+        fh_conn_send(ctx, &c[i], FH_T0 + i * 10000 + 1, VIGIL_DIR_TO_SERVER,
                  "GET /?123 HTTP/1.1\r\nHost: v\r\nUser-Agent: x\r\n");
     }
-    for (int64_t t = T0 + 5 * US; t < until; t += 5 * US)
+    for (int64_t t = FH_T0 + 5 * FH_US; t < until; t += 5 * FH_US)
         for (int i = 0; i < NCONN; i++)
-            send_str(ctx, &c[i], t + i * 10000, VIGIL_DIR_TO_SERVER, "X-a: 1\r\n");
+            fh_conn_send(ctx, &c[i], t + i * 10000, VIGIL_DIR_TO_SERVER, "X-a: 1\r\n");
 }
 
 static void test_slowloris_alerts_once(void **st)
 {
     (void)st;
-    vigil_ctx *ctx = host_new(NULL, 0);
-    struct tconn c[NCONN];
-    slowloris(ctx, c, T0 + 60 * US);
-    tick_to(ctx, T0 + 61 * US);
+    fh_host *ctx = fh_start(NULL, 0);
+    fh_conn c[NCONN];
+    slowloris(ctx, c, FH_T0 + 60 * FH_US);
+    fh_advance(ctx, FH_T0 + 61 * FH_US);
     assert_int_equal(ctx->nalerts, 1);
-    const struct seen_alert *a = &ctx->alerts[0];
-    char buf[64];
+    const fh_alert *a = &ctx->alerts[0];
     assert_int_equal(a->sid, 9310001);
-    assert_string_equal(a->technique, "slow_http_headers");
-    assert_memory_equal(a->src.bytes, v4(ATT).bytes, 4);
-    assert_memory_equal(a->dst.bytes, v4(SRV).bytes, 4);
-    assert_string_equal(meta_value(a, "incomplete_aged", buf, sizeof buf), "40");
-    assert_string_equal(meta_value(a, "dst_port", buf, sizeof buf), "80");
-    host_finish(ctx);
+    assert_string_equal(a->attack_technique, "slow_http_headers");
+    assert_memory_equal(a->src.bytes, fh_v4(ATT).bytes, 4);
+    assert_memory_equal(a->dst.bytes, fh_v4(SRV).bytes, 4);
+    assert_string_equal(fh_meta(a, "incomplete_aged"), "40");
+    assert_string_equal(fh_meta(a, "dst_port"), "80");
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
-    host_free(ctx);
+    fh_free(ctx);
 }
 
 static void test_completed_requests_are_silent(void **st)
 {
     (void)st;
-    vigil_ctx *ctx = host_new(NULL, 0);
-    struct tconn c[NCONN];
-    slowloris(ctx, c, T0 + 6 * US);
+    fh_host *ctx = fh_start(NULL, 0);
+    fh_conn c[NCONN];
+    slowloris(ctx, c, FH_T0 + 6 * FH_US);
     /* every request completes before it is min_age_sec old */
     for (int i = 0; i < NCONN; i++)
-        send_str(ctx, &c[i], T0 + 7 * US + i, VIGIL_DIR_TO_SERVER, "\r\n");
+        fh_conn_send(ctx, &c[i], FH_T0 + 7 * FH_US + i, VIGIL_DIR_TO_SERVER, "\r\n");
     /* ordinary browsing: many complete requests, long-lived keep-alive */
     for (int i = 0; i < 100; i++) {
-        struct tconn b = { IP(198, 18, 0, 11), SRV, (uint16_t)(50000 + i), 80, { 0, 0 } };
-        open_conn(ctx, &b, T0 + 8 * US + i);
-        send_str(ctx, &b, T0 + 8 * US + i, VIGIL_DIR_TO_SERVER, "GET / HTTP/1.1\r\nHost: v\r\n\r\n");
+        fh_conn b = fh_conn_v4(FH_IP(198, 18, 0, 11), SRV, (uint16_t)(50000 + i), 80);
+        fh_conn_open(ctx, &b, FH_T0 + 8 * FH_US + i);
+        fh_conn_send(ctx, &b, FH_T0 + 8 * FH_US + i, VIGIL_DIR_TO_SERVER, "GET / HTTP/1.1\r\nHost: v\r\n\r\n");
     }
-    tick_to(ctx, T0 + 120 * US);
-    host_finish(ctx);
+    fh_advance(ctx, FH_T0 + 120 * FH_US);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
-    host_free(ctx);
+    fh_free(ctx);
 }
 
 static void test_closed_connections_do_not_count(void **st)
 {
     (void)st;
-    vigil_ctx *ctx = host_new(NULL, 0);
-    struct tconn c[NCONN];
-    slowloris(ctx, c, T0 + 6 * US);
+    fh_host *ctx = fh_start(NULL, 0);
+    fh_conn c[NCONN];
+    slowloris(ctx, c, FH_T0 + 6 * FH_US);
     for (int i = 0; i < NCONN; i++)
-        close_conn(ctx, &c[i], T0 + 7 * US + i);
-    tick_to(ctx, T0 + 60 * US);
-    host_finish(ctx);
+        fh_conn_close(ctx, &c[i], FH_T0 + 7 * FH_US + i);
+    fh_advance(ctx, FH_T0 + 60 * FH_US);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
-    host_free(ctx);
+    fh_free(ctx);
 }
 
 static void test_slow_post_body(void **st)
 {
     (void)st;
-    vigil_ctx *ctx = host_new(NULL, 0);
-    struct tconn c[NCONN];
+    fh_host *ctx = fh_start(NULL, 0);
+    fh_conn c[NCONN];
     for (int i = 0; i < NCONN; i++) {
-        c[i] = (struct tconn){ ATT, SRV, (uint16_t)(41000 + i), 8080, { 0, 0 } };
-        open_conn(ctx, &c[i], T0 + i * 1000);
-        send_str(ctx, &c[i], T0 + i * 1000 + 1, VIGIL_DIR_TO_SERVER,
+        c[i] = fh_conn_v4(ATT, SRV, (uint16_t)(41000 + i), 8080);
+        fh_conn_open(ctx, &c[i], FH_T0 + i * 1000);
+        fh_conn_send(ctx, &c[i], FH_T0 + i * 1000 + 1, VIGIL_DIR_TO_SERVER,
                  "POST /form HTTP/1.1\r\nHost: v\r\nContent-Length: 100000\r\n\r\nab");
     }
-    for (int64_t t = T0 + 2 * US; t < T0 + 30 * US; t += 2 * US)
+    for (int64_t t = FH_T0 + 2 * FH_US; t < FH_T0 + 30 * FH_US; t += 2 * FH_US)
         for (int i = 0; i < NCONN; i++)
-            send_str(ctx, &c[i], t + i, VIGIL_DIR_TO_SERVER, "c");
-    host_finish(ctx);
+            fh_conn_send(ctx, &c[i], t + i, VIGIL_DIR_TO_SERVER, "c");
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 1);
     assert_int_equal(ctx->alerts[0].sid, 9310002);
-    assert_string_equal(ctx->alerts[0].technique, "slow_http_body");
-    host_free(ctx);
+    assert_string_equal(ctx->alerts[0].attack_technique, "slow_http_body");
+    fh_free(ctx);
 }
 
 static void test_caps_bound_memory(void **st)
 {
     (void)st;
-    struct conf_entry conf[] = { { "max_pairs", 64 }, { "max_conns", 128 } };
-    vigil_ctx *ctx = host_new(conf, 2);
+    fh_setting conf[] = { { "max_pairs", "64" }, { "max_conns", "128" } };
+    fh_host *ctx = fh_start(conf, 2);
     for (uint32_t i = 0; i < 100000; i++) {
-        struct tconn c = { IP(198, 18, 0, 0) + 256 + i, SRV, 40000, 80, { 0, 0 } };
-        int64_t t = T0 + (int64_t)i * 100;
-        open_conn(ctx, &c, t);
-        send_str(ctx, &c, t + 1, VIGIL_DIR_TO_SERVER, "GET / HTTP/1.1\r\n");
+        fh_conn c = fh_conn_v4(FH_IP(198, 18, 0, 0) + 256 + i, SRV, 40000, 80);
+        int64_t t = FH_T0 + (int64_t)i * 100;
+        fh_conn_open(ctx, &c, t);
+        fh_conn_send(ctx, &c, t + 1, VIGIL_DIR_TO_SERVER, "GET / HTTP/1.1\r\n");
     }
-    host_finish(ctx);
+    fh_finish(ctx);
     assert_int_equal(ctx->nalerts, 0);
     assert_non_null(strstr(ctx->last_log, "pairs=64 "));
     assert_null(strstr(ctx->last_log, "conns_refused=0"));
-    host_free(ctx);
+    fh_free(ctx);
 }
 
 static void test_hostile_bytes(void **st)
 {
     (void)st;
-    vigil_ctx *ctx = host_new(NULL, 0);
+    fh_host *ctx = fh_start(NULL, 0);
     static char junk[9000];
     uint32_t x = 99;
     for (int round = 0; round < 40; round++) {
@@ -468,15 +145,15 @@ static void test_hostile_bytes(void **st)
             junk[i] = (char)(x >> 16);
         }
         memcpy(junk, round % 2 ? "GET " : "POST ", round % 2 ? 4 : 5);
-        struct tconn c = { ATT, SRV, (uint16_t)(48000 + round), 80, { 0, 0 } };
-        open_conn(ctx, &c, T0 + round * 1000);
-        stream_event(ctx, &c, T0 + round * 1000 + 1, VIGIL_STREAM_DATA, VIGIL_DIR_TO_SERVER, junk,
+        fh_conn c = fh_conn_v4(ATT, SRV, (uint16_t)(48000 + round), 80);
+        fh_conn_open(ctx, &c, FH_T0 + round * 1000);
+        fh_conn_event(ctx, &c, FH_T0 + round * 1000 + 1, VIGIL_STREAM_DATA, VIGIL_DIR_TO_SERVER, junk,
                      (size_t)(round * 200 + 5));
-        stream_event(ctx, &c, T0 + round * 1000 + 2, VIGIL_STREAM_DATA, VIGIL_DIR_TO_SERVER, junk,
+        fh_conn_event(ctx, &c, FH_T0 + round * 1000 + 2, VIGIL_STREAM_DATA, VIGIL_DIR_TO_SERVER, junk,
                      sizeof junk);
     }
-    host_finish(ctx);
-    host_free(ctx);
+    fh_finish(ctx);
+    fh_free(ctx);
 }
 
 int main(void)
@@ -489,5 +166,5 @@ int main(void)
         cmocka_unit_test(test_caps_bound_memory),
         cmocka_unit_test(test_hostile_bytes),
     };
-    return cmocka_run_group_tests(tests, load_plugin, unload_plugin) != 0;
+    return cmocka_run_group_tests(tests, setup, fh_unload_group) != 0;
 }

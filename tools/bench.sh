@@ -13,6 +13,7 @@
 #   vigil-all           ./vigil with every default plugin
 #   vigil-sig-0         ./vigil with every plugin, signature given an empty rule file
 #   vigil-sig-5000      the same with 5,000 generated rules (tools/gen_rules.py 5000)
+#   only-NAME           with VIGIL_BENCH_PER_PLUGIN=1: each detector alone
 # and prints a table plus PASS/FAIL against the performance targets. It
 # reports; it does not gate: the exit status is 0 unless something could
 # not run at all.
@@ -119,6 +120,17 @@ if [ -x "$VIGIL" ]; then
         "$VIGIL" -r "$pcap" -P "$tmp/no-plugins" --eve "$tmp/eve-none.json" -q
     measure vigil-all "$tmp/eve-all.json" "$VIGIL" -r "$pcap" --eve "$tmp/eve-all.json" -q
     alerts=$(grep -c '"event_type" *: *"alert"' "$tmp/eve-all.json" 2>/dev/null || true)
+    # What each detector costs alone (VIGIL_BENCH_PER_PLUGIN=1): the plugin
+    # directory holds only that one.
+    if [ "${VIGIL_BENCH_PER_PLUGIN:-0}" = 1 ]; then
+        for so in "$BUILD"/plugins/*.so; do
+            p=$(basename "$so" .so)
+            mkdir -p "$tmp/only-$p"
+            cp "$so" "$tmp/only-$p/"
+            measure "only-$p" "$tmp/eve-$p.json" \
+                "$VIGIL" -r "$pcap" -P "$tmp/only-$p" --eve "$tmp/eve-$p.json" -q
+        done
+    fi
     # The signature detector: no rules against 5,000 generated rules.
     if command -v python3 > /dev/null 2>&1; then
         : > "$tmp/empty.rules"

@@ -278,8 +278,9 @@ int vigil_config_load_file(struct vigil_config *cfg, const char *path,
     return rc;
 }
 
-int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *section,
-                     const char *key, const char *value, char *err, size_t errlen)
+/* Set section/key, recording where the value came from (line 0: command line). */
+static int set_at(struct vigil_config *cfg, const char *origin, int line, const char *section,
+                  const char *key, const char *value, char *err, size_t errlen)
 {
     const char *file = remember_file(cfg, origin);
     if (file == NULL) {
@@ -288,7 +289,7 @@ int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *s
     }
     struct vigil_config_entry *e = lookup(cfg, section, key);
     if (e == NULL)
-        return add_entry(cfg, file, 0, section, key, key + strlen(key), value,
+        return add_entry(cfg, file, line, section, key, key + strlen(key), value,
                          value + strlen(value), err, errlen);
     char *copy = strdup(value);
     if (copy == NULL) {
@@ -298,8 +299,28 @@ int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *s
     free(e->value);
     e->value = copy;
     e->file = file;
-    e->line = 0;
+    e->line = line;
     return 0;
+}
+
+int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *section,
+                     const char *key, const char *value, char *err, size_t errlen)
+{
+    return set_at(cfg, origin, 0, section, key, value, err, errlen);
+}
+
+int vigil_config_overlay_file(struct vigil_config *cfg, const char *path, char *err,
+                              size_t errlen)
+{
+    struct vigil_config over;
+    vigil_config_init(&over);
+    int rc = vigil_config_load_file(&over, path, err, errlen);
+    for (size_t i = 0; rc == 0 && i < over.count; i++) {
+        const struct vigil_config_entry *e = &over.entries[i];
+        rc = set_at(cfg, path, e->line, e->section, e->key, e->value, err, errlen);
+    }
+    vigil_config_free(&over);
+    return rc;
 }
 
 int vigil_config_set_text(struct vigil_config *cfg, const char *origin, const char *text,

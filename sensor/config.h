@@ -52,6 +52,11 @@ int vigil_config_load_dir(struct vigil_config *cfg, const char *dir,
 int vigil_config_set(struct vigil_config *cfg, const char *origin, const char *section,
                      const char *key, const char *value, char *err, size_t errlen);
 
+/* Load a settings file whose values override what is already set (-c);
+ * errors and relative paths refer to that file and its lines. */
+int vigil_config_overlay_file(struct vigil_config *cfg, const char *path, char *err,
+                              size_t errlen);
+
 /* Parse "section.key=value" (as given to --set) and set it. */
 int vigil_config_set_text(struct vigil_config *cfg, const char *origin, const char *text,
                           char *err, size_t errlen);

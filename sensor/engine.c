@@ -265,6 +265,9 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     vigil_config_init(&e->cfg);
     if (opt->rules_dir && vigil_config_load_dir(&e->cfg, opt->rules_dir, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; i < opt->nsettings_files; i++)
+        if (vigil_config_overlay_file(&e->cfg, opt->settings_files[i], err, errlen) < 0)
+            goto fail;
     for (size_t i = 0; i < opt->nsettings; i++)
         if (vigil_config_set_text(&e->cfg, "command line", opt->settings[i], err, errlen) < 0)
             goto fail;
@@ -579,6 +582,9 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
     vigil_config_init(&g->cfg);
     if (opt->rules_dir && vigil_config_load_dir(&g->cfg, opt->rules_dir, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; i < opt->nsettings_files; i++)
+        if (vigil_config_overlay_file(&g->cfg, opt->settings_files[i], err, errlen) < 0)
+            goto fail;
     for (size_t i = 0; i < opt->nsettings; i++)
         if (vigil_config_set_text(&g->cfg, "command line", opt->settings[i], err, errlen) < 0)
             goto fail;

@@ -19,6 +19,8 @@ struct vigil_engine_options {
     int quiet;                  /* no summary on stderr */
     int live;                   /* periodic stats on the wall clock */
     int64_t stats_interval_us;  /* live: 0 = only at the end */
+    char *const *settings_files; /* -c: loaded after rules_dir, overriding it */
+    size_t nsettings_files;
     char *const *settings;      /* "section.key=value" overriding the files */
     size_t nsettings;
     const struct vigil_output_spec *outputs;   /* sinks besides EVE */

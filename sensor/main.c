@@ -60,6 +60,8 @@ struct cli {
     int list_plugins;
     int test_config;             /* -T: load rules and plugins, then exit */
     const char *report_path;     /* --report: HTML report of the replay's EVE */
+    char **settings_files;      /* -c FILE */
+    size_t nsettings_files;
     char **settings;            /* --set section.key=value, -S, --check-rules */
     size_t nsettings;
     char settings_buf[2][PATH_MAX + 64];
@@ -113,6 +115,7 @@ static void usage(FILE *out)
 "  -R DIR             rules/settings directory (default: %s)\n"
 "  --list-plugins     list the loaded detectors and exit\n"
 "  -T                 check the rules and plugins load, then exit\n"
+"  -c FILE            a settings file read after the rules directory, overriding it\n"
 "  --set S.K=V        override setting K of section S, e.g. --set portscan.window_sec=120\n"
 "  -S FILE            load exactly this signature rule file (no other rules)\n"
 "  --check-rules DIR  validate the signature rules in DIR and print counts\n"
@@ -247,13 +250,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
     int ch;
     c->paths = calloc((size_t)argc, sizeof *c->paths);
     c->settings = calloc((size_t)argc + 2, sizeof *c->settings);
-    if (c->paths == NULL || c->settings == NULL)
+    c->settings_files = calloc((size_t)argc, sizeof *c->settings_files);
+    if (c->paths == NULL || c->settings == NULL || c->settings_files == NULL)
         return -1;
     c->live.promisc = 1;
     c->stats_interval_sec = 60;
     c->workers = 1;
     c->live.fanout_mode = VIGIL_FANOUT_HOSTPAIR;
-    while ((ch = getopt_long(argc, argv, "r:i:f:l:P:R:S:TqvhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:r:i:f:l:P:R:S:TqvhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r': c->paths[c->npaths++] = optarg; break;
         case 'i': c->iface = optarg; break;
@@ -272,6 +276,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         case OPT_TAXII: add_output(c, "taxii", optarg); break;
         case 'T': c->test_config = 1; break;
         case OPT_SET: add_setting(c, optarg); break;
+        case 'c': c->settings_files[c->nsettings_files++] = optarg; break;
         case 'S': add_signature_setting(c, 0, "rule_files", optarg); break;
         case OPT_CHECK_RULES:
             add_signature_setting(c, 1, "rules_dir", optarg);
@@ -474,6 +479,8 @@ static int live_session(struct cli *c, const char *eve_path, int quiet, int read
         .quiet = quiet,
         .live = 1,
         .stats_interval_us = (int64_t)c->stats_interval_sec * 1000000,
+        .settings_files = c->settings_files,
+        .nsettings_files = c->nsettings_files,
         .settings = c->settings,
         .nsettings = c->nsettings,
         .outputs = c->outputs,
@@ -622,6 +629,8 @@ static int run(struct cli *c)
         .quiet = c->quiet || setup_only,
         .live = c->iface != NULL,
         .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
+        .settings_files = c->settings_files,
+        .nsettings_files = c->nsettings_files,
         .settings = c->settings,
         .nsettings = c->nsettings,
         .outputs = c->outputs,
@@ -675,17 +684,20 @@ int main(int argc, char **argv)
     if (parse_args(&c, argc, argv) < 0) {
         free(c.paths);
         free(c.settings);
+        free(c.settings_files);
         return EXIT_USAGE;
     }
     if (!c.list_plugins && !c.test_config && ((c.npaths == 0) == (c.iface == NULL))) {
         vigil_err("give either -r PATH... or -i IFACE (see vigil --help)");
         free(c.paths);
         free(c.settings);
+        free(c.settings_files);
         return EXIT_USAGE;
     }
     if (resolve_outputs(&c) < 0 || check_live_options(&c) < 0) {
         free(c.paths);
         free(c.settings);
+        free(c.settings_files);
         return EXIT_USAGE;
     }
     default_dirs(&c);
@@ -694,5 +706,6 @@ int main(int argc, char **argv)
     vigil_pidfile_remove();
     free(c.paths);
     free(c.settings);
+    free(c.settings_files);
     return rc;
 }

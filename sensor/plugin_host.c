@@ -61,6 +61,10 @@ struct vigil_plugin_host {
     /* The event being dispatched; its flow is looked up on first use only,
      * so packets no plugin asks about cost no flow-table lookup. */
     const struct vigil_addrset *home_net;
+    /* While a plugin starts, the first settings error is kept here, so the
+     * refusal is one line naming the file and line, not two. */
+    int starting;
+    char start_err[1024];
     vigil_flow_resolver_fn resolver;
     void *resolver_user;
     const vigil_packet *cur_pkt;
@@ -148,6 +152,15 @@ static int api_config_str(vigil_ctx *ctx, const char *key, const char **out)
     return VIGIL_OK;
 }
 
+/* A settings error: kept for the refusal line while starting, else printed. */
+static void settings_error(struct vigil_plugin_host *h, const char *msg)
+{
+    if (!h->starting)
+        vigil_err("%s", msg);
+    else if (h->start_err[0] == '\0')
+        snprintf(h->start_err, sizeof h->start_err, "%s", msg);
+}
+
 static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def,
                           int64_t min, int64_t max, int64_t *out)
 {
@@ -156,7 +169,7 @@ static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def,
     char err[512];
     if (vigil_config_int(ctx->host->cfg, ctx->host->plugins[ctx->index].name, key,
                          def, min, max, out, err, sizeof err) < 0) {
-        vigil_err("%s", err);
+        settings_error(ctx->host, err);
         return VIGIL_EINVAL;
     }
     return VIGIL_OK;
@@ -193,9 +206,10 @@ static int api_in_home_net(vigil_ctx *ctx, const vigil_addr *a)
     return vigil_addrset_contains(ctx->host->home_net, a);
 }
 
-static struct addr_list *find_list(struct loaded_plugin *p, struct vigil_config *cfg,
+static struct addr_list *find_list(struct vigil_plugin_host *h, struct loaded_plugin *p,
                                    const char *key)
 {
+    struct vigil_config *cfg = h->cfg;
     for (size_t i = 0; i < p->nlists; i++)
         if (strcmp(p->lists[i].key, key) == 0)
             return &p->lists[i];
@@ -206,7 +220,9 @@ static struct addr_list *find_list(struct loaded_plugin *p, struct vigil_config 
     l->key = e->key;
     char why[256];
     if (vigil_addrset_parse(&l->set, e->value, why, sizeof why) < 0) {
-        vigil_err("%s:%d: %s: %s", e->file, e->line, key, why);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s:%d: %s: %s", e->file, e->line, key, why);
+        settings_error(h, msg);
         l->bad = 1;
     }
     return l;
@@ -247,7 +263,7 @@ static int api_config_addr_match(vigil_ctx *ctx, const char *key, const vigil_ad
 {
     if (ctx == NULL || key == NULL || a == NULL)
         return VIGIL_EINVAL;
-    struct addr_list *l = find_list(&ctx->host->plugins[ctx->index], ctx->host->cfg, key);
+    struct addr_list *l = find_list(ctx->host, &ctx->host->plugins[ctx->index], key);
     if (l == NULL)
         return VIGIL_ENOENT;
     if (l->bad)
@@ -436,7 +452,14 @@ int vigil_plugin_host_load_file(struct vigil_plugin_host *h, const char *path,
     }
     if (p->desc.init) {
         vigil_ctx ctx = { h, h->count, 0 };
+        h->starting = 1;
+        h->start_err[0] = '\0';
         int rc = p->desc.init(&ctx, &h->api, &p->state);
+        h->starting = 0;
+        if (rc != VIGIL_OK && h->start_err[0] != '\0') {
+            vigil_seterr(err, errlen, "%s (detector %s refused to start)", h->start_err, p->name);
+            goto fail;
+        }
         if (rc != VIGIL_OK) {
             vigil_seterr(err, errlen, "%s: plugin '%s' failed to start (code %d)",
                          path, p->name, rc);

@@ -77,6 +77,15 @@ case_bad_input() {
         V -q -r "$PCAPS/benign.pcap" --set vigil.nonsense=1
     expect_error set-malformed 2 "'bogus' is not section.key=value" \
         V -q -r "$PCAPS/benign.pcap" --set bogus
+    printf '# site overrides\n[portscan]\nwindow_sec = 999999\n' >"$TMP/site.conf"
+    expect_error settings-file-bad 2 "site.conf:3: window_sec: 999999 is outside" \
+        V -q -r "$PCAPS/benign.pcap" -c "$TMP/site.conf"
+    printf '[vigil]\nalert_dedup_sec = 0\n' >"$TMP/site.conf"
+    if V -q -r "$PCAPS/benign.pcap" -c "$TMP/site.conf" --eve /dev/null; then
+        pass settings-file-ok
+    else
+        fail settings-file-ok "rc=$?"
+    fi
     printf '[vigil]\nmax_flows = 12\n' >"$TMP/rules-bad/vigil.conf"
     expect_error setting-out-of-range 2 "vigil.conf:2: max_flows: 12 is outside" \
         V -q -r "$PCAPS/benign.pcap" -R "$TMP/rules-bad"

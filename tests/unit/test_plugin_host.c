@@ -215,7 +215,9 @@ static void test_config_error_refuses_plugin(void **state)
     assert_int_equal(vigil_config_parse(&f->cfg, "t.conf", text, strlen(text), f->err,
                                         sizeof f->err), 0);
     assert_int_equal(load(f, "bad_config"), -1);
-    assert_non_null(strstr(f->err, "failed to start"));
+    /* One line naming the file, the line and the detector. */
+    assert_non_null(strstr(f->err, "t.conf:2: level: 11 is outside [0, 10]"));
+    assert_non_null(strstr(f->err, "detector bad_config refused to start"));
     assert_int_equal(vigil_plugin_host_count(f->host), 0);
 }
 
@@ -317,7 +319,8 @@ static void test_bad_address_list_refuses_plugin(void **state)
     assert_int_equal(vigil_config_parse(&f->cfg, "t.conf", text, strlen(text), f->err,
                                         sizeof f->err), 0);
     assert_int_equal(load(f, "good"), -1);
-    assert_non_null(strstr(f->err, "failed to start"));
+    assert_non_null(strstr(f->err, "t.conf:2: watch: '198.18.0.0/99'"));
+    assert_non_null(strstr(f->err, "detector good refused to start"));
 }
 
 int main(void)

@@ -31,6 +31,9 @@ KEY=$TMP/cryptopan.key
 head -c 32 /dev/urandom > "$KEY"
 chmod 600 "$KEY"
 SET_KEY="sharing.cryptopan_key_file=$KEY"
+# A second pass (SHARE_HOME_NET) narrows the home networks so that the
+# bundled scanners are outside them: their addresses become indicators.
+SET_HOME="vigil.home_net=${SHARE_HOME_NET:-}"
 
 STIX=$TMP/stix.ndjson
 MISP=$TMP/misp.ndjson
@@ -149,8 +152,13 @@ for p in "$PCAPS"/*.pcap; do
     n=$((n + 1))
     name=$(basename "$p" .pcap)
     if [ "$MODE" = sensor ]; then
-        "$VIGIL" -r "$p" --eve /dev/null --stix "$TMP/s.$name" --misp "$TMP/m.$name" \
-            --set "$SET_KEY" 2> "$TMP/err.$name"
+        if [ -n "${SHARE_HOME_NET:-}" ]; then
+            "$VIGIL" -r "$p" --eve /dev/null --stix "$TMP/s.$name" --misp "$TMP/m.$name" \
+                --set "$SET_KEY" --set "$SET_HOME" 2> "$TMP/err.$name"
+        else
+            "$VIGIL" -r "$p" --eve /dev/null --stix "$TMP/s.$name" --misp "$TMP/m.$name" \
+                --set "$SET_KEY" 2> "$TMP/err.$name"
+        fi
         rc=$?
     else
         "$VIGIL" -r "$p" --eve "$TMP/eve.$name" 2> "$TMP/err.$name"
@@ -171,6 +179,7 @@ done
 [ $n -gt 0 ] && pass "replayed $n captures ($MODE)" || fail replay "no pcaps in $PCAPS"
 
 HOME_NET=$(sed -n 's/^[[:space:]]*home_net[[:space:]]*=[[:space:]]*//p' "$ROOT/rules/vigil.conf" | head -1)
+[ -z "${SHARE_HOME_NET:-}" ] || HOME_NET=$SHARE_HOME_NET
 
 SHARE_PY_RESULT=$TMP/py.result $PY - "$SCHEMAS" "$STIX" "$MISP" "$HOME_NET" <<'PY'
 import ipaddress, json, os, re, sys, uuid
@@ -374,6 +383,12 @@ for name, ls in (("stix", stix_lines), ("misp", misp_lines)):
             leaks.append("%s line %d: %s" % (name, n, a))
 result("no HOME_NET address in shared outputs (home_net %s)" % home_text, leaks)
 
+if os.environ.get("SHARE_HOME_NET"):
+    n_ind = sum(1 for l in stix_lines for o in json.loads(l).get("objects", [])
+                if o.get("type") == "indicator")
+    result("indicators for attackers outside home_net (%d)" % n_ind,
+           [] if n_ind > 0 else ["no indicator in any bundle"])
+
 # replay gives the same bytes: run-independent ids (checked on the first bundle's ids)
 ids = [json.loads(l)["id"] for l in stix_lines]
 result("bundle ids unique", [] if len(ids) == len(set(ids)) else ["duplicate bundle ids"])
@@ -404,5 +419,13 @@ if [ -n "$first" ]; then
     else
         fail determinism "second replay of $name.pcap differs"
     fi
+fi
+# The second pass, with the scanners outside the home networks.
+if [ -z "${SHARE_HOME_NET:-}" ] && [ "$MODE" = sensor ]; then
+    SHARE_HOME_NET="198.18.0.0/24, 198.18.1.0/24, 198.18.2.0/24, 198.18.5.0/24" \
+        sh "$0" >"$TMP/narrow.log" 2>&1
+    rc=$?
+    sed 's/^/    narrow: /' "$TMP/narrow.log"
+    if [ $rc -eq 0 ]; then pass "second pass with external attackers"; else fail narrow "see above"; fi
 fi
 report

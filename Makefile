@@ -56,7 +56,7 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: vigil all eval deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: vigil all eval hardening deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -129,6 +129,12 @@ FUZZ_SRC_fuzz_decode := sensor/decode.c
 FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c
 FUZZ_SRC_fuzz_dns :=
 FUZZ_SRC_fuzz_rules :=
+FUZZ_SRC_fuzz_pcap := $(filter-out sensor/main.c,$(SENSOR_SRCS))
+FUZZ_LIBS_fuzz_pcap = $(SENSOR_LIBS)
+FUZZ_SRC_fuzz_detectors := sensor/decode.c
+FUZZ_LIBS_fuzz_detectors := -ldl
+FUZZ_PCAP_SEEDS := pcaps pcaps/linktypes pcaps/multi tests/regress \
+  $(wildcard ../shared/reliability ../shared/reliability/malformed ../shared/reliability/evasion)
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
@@ -138,7 +144,7 @@ $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
 build-fuzz/%: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Itests/fuzz -g -O1 \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*) -lm
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*) -lm
 
 $(BUILD)/fuzz-seeds/decode: $(wildcard pcaps/*.pcap pcaps/*/*.pcap) tests/fuzz/seeds.py
 	@rm -rf $@
@@ -149,16 +155,24 @@ $(BUILD)/fuzz-seeds/dns: $(wildcard pcaps/*.pcap) tests/fuzz/seeds.py
 	@python3 tests/fuzz/seeds.py --dns $@ $(wildcard pcaps/*.pcap) >/dev/null
 
 # Replay the seeds through every target (part of make test).
+# A replay that aborts must fail the build: log first, then show the log.
+FUZZ_RUN = run() { name=$$1; shift; "$$@" >$(BUILD)/fuzz/$$name.log 2>&1 && \
+	  sed "s/^/$$name: /" $(BUILD)/fuzz/$$name.log || { cat $(BUILD)/fuzz/$$name.log; exit 1; }; }; run
+
 fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
-	     $(BUILD)/fuzz-seeds/dns
-	@$(BUILD)/fuzz/fuzz_decode-replay $(BUILD)/fuzz-seeds/decode | sed 's/^/fuzz_decode: /'
-	@$(BUILD)/fuzz/fuzz_config-replay rules tests/fuzz/config-seeds | sed 's/^/fuzz_config: /'
-	@$(BUILD)/fuzz/fuzz_dns-replay $(BUILD)/fuzz-seeds/dns | sed 's/^/fuzz_dns: /'
-	@$(BUILD)/fuzz/fuzz_rules-replay rules tests/fuzz/rule-seeds | sed 's/^/fuzz_rules: /'
+	     $(BUILD)/fuzz-seeds/dns $(PLUGINS)
+	@$(FUZZ_RUN) fuzz_decode $(BUILD)/fuzz/fuzz_decode-replay $(BUILD)/fuzz-seeds/decode
+	@$(FUZZ_RUN) fuzz_config $(BUILD)/fuzz/fuzz_config-replay rules tests/fuzz/config-seeds
+	@$(FUZZ_RUN) fuzz_dns $(BUILD)/fuzz/fuzz_dns-replay $(BUILD)/fuzz-seeds/dns
+	@$(FUZZ_RUN) fuzz_rules $(BUILD)/fuzz/fuzz_rules-replay rules tests/fuzz/rule-seeds
+	@$(FUZZ_RUN) fuzz_pcap env VIGIL_BUILD=$(BUILD) $(BUILD)/fuzz/fuzz_pcap-replay \
+	  $(FUZZ_PCAP_SEEDS)
+	@$(FUZZ_RUN) fuzz_detectors env VIGIL_BUILD=$(BUILD) $(BUILD)/fuzz/fuzz_detectors-replay \
+	  tests/fuzz/detector-seeds
 
 # Each libFuzzer target for FUZZ_SECONDS, seeded from pcaps/ and rules/.
 fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
-	    $(BUILD)/fuzz-seeds/dns
+	    $(BUILD)/fuzz-seeds/dns $(PLUGINS)
 	@mkdir -p build-fuzz/corpus/decode build-fuzz/corpus/config build-fuzz/corpus/dns
 	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  build-fuzz/corpus/decode $(BUILD)/fuzz-seeds/decode
@@ -166,9 +180,13 @@ fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decod
 	  rules tests/fuzz/config-seeds
 	build-fuzz/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=600 build-fuzz/corpus/dns \
 	  $(BUILD)/fuzz-seeds/dns
-	@mkdir -p build-fuzz/corpus/rules
+	@mkdir -p build-fuzz/corpus/rules build-fuzz/corpus/pcap build-fuzz/corpus/detectors
 	build-fuzz/fuzz_rules -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/rules \
 	  tests/fuzz/rule-seeds
+	VIGIL_BUILD=$(BUILD) build-fuzz/fuzz_pcap -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 build-fuzz/corpus/pcap $(FUZZ_PCAP_SEEDS)
+	VIGIL_BUILD=$(BUILD) build-fuzz/fuzz_detectors -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=8192 -timeout=10 build-fuzz/corpus/detectors tests/fuzz/detector-seeds
 
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.
@@ -202,6 +220,13 @@ check-asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory all $(TOOLS)
 	@sh tools/demo.sh
+
+# Resource caps under attack, allocation failure, valgrind over the libnids
+# path (docs/reliability.md).
+hardening: all $(TOOLS)
+	@VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh tests/e2e/hardening_caps.sh
+	@VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh tests/e2e/hardening_malloc.sh
+	@VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh tests/e2e/hardening_valgrind.sh
 
 # Score every detector against the shared corpus's ground truth.
 eval: all

@@ -237,3 +237,16 @@ uint64_t vigil_flow_id(const vigil_addr *a, const vigil_addr *b,
     uint64_t id = avalanche(h) & ((UINT64_C(1) << 53) - 1);
     return id != 0 ? id : 1;   /* 0 means "no flow" to the EVE writer */
 }
+
+int vigil_community_id_init(void)
+{
+    /* OpenSSL sets itself up on the first digest and does not survive an
+     * allocation failure at that moment: do it once at start, where
+     * failing is a clean error, not in the middle of writing an alert. */
+    static const uint8_t probe[1] = { 0 };
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    return EVP_Digest(probe, sizeof probe, md, &mdlen, EVP_sha1(), NULL) == 1 &&
+                   mdlen == SHA1_LEN
+               ? 0 : -1;
+}

@@ -27,6 +27,9 @@ int vigil_community_id(const vigil_addr *src, const vigil_addr *dst,
                        uint16_t sport, uint16_t dport, uint8_t proto,
                        uint16_t seed, int base64, char *out, size_t outlen);
 
+/* Prepare the SHA-1 the ids need; call once at start. 0, or -1. */
+int vigil_community_id_init(void);
+
 /*
  * A 64-bit flow id in the style of Suricata's EVE `flow_id`: the same for
  * both directions, deterministic for a given flow and start time, and

@@ -152,7 +152,7 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
     int64_t tcp, other, closed;
     if (vigil_config_int(c, CORE_SECTION, "n_tcp_streams", 131072, 1024, 1 << 24,
                          n_streams, err, errlen) < 0 ||
-        vigil_config_int(c, CORE_SECTION, "max_flows", 262144, 1024, 1 << 26,
+        vigil_config_int(c, CORE_SECTION, "max_flows", 65536, 1024, 1 << 26,
                          max_flows, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "tcp_timeout_sec", 600, 1, 86400 * 7,
                          &tcp, err, errlen) < 0 ||
@@ -260,6 +260,12 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         return NULL;
     }
     e->opt = *opt;
+    if (vigil_community_id_init() < 0) {
+        vigil_seterr(err, errlen, "cannot initialise SHA-1 (OpenSSL): out of memory?");
+        *exit_code = 1;
+        free(e);
+        return NULL;
+    }
     clock_gettime(CLOCK_MONOTONIC, &e->started);
     e->first_us = -1;
     vigil_config_init(&e->cfg);
@@ -434,8 +440,9 @@ void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkth
     count_layers(s, &pkt);
     vigil_plugin_host_packet(e->plugins, &pkt);
     e->stream_data_now = 0;
-    if (wants_reassembly(&pkt))
-        vigil_reasm_feed(&pkt);
+    if (wants_reassembly(&pkt) && !vigil_reasm_feed(&pkt) &&
+        (pkt.flags & VIGIL_PKT_FRAGMENT) && pkt.l3 == VIGIL_L3_IPV4 && pkt.payload_len < 8)
+        s->uninspected_bytes[VIGIL_UNINSPECTED_TINY_FRAGMENT] += pkt.payload_wire_len;
     count_uninspected(e, &pkt);
 }
 

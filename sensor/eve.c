@@ -53,6 +53,7 @@ static const char *const uninspected_names[VIGIL_UNINSPECTED_COUNT] = {
     [VIGIL_UNINSPECTED_IPV6] = "ipv6",
     [VIGIL_UNINSPECTED_TABLE_FULL] = "table_full",
     [VIGIL_UNINSPECTED_CUT] = "snaplen_cut",
+    [VIGIL_UNINSPECTED_TINY_FRAGMENT] = "tiny_fragment",
 };
 
 /* Built from the decoder's X-macro, so the stats need no decoder object. */

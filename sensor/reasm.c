@@ -21,6 +21,11 @@
 #include "log.h"
 #include "reasm.h"
 
+/* A datagram (at most 65535 bytes) plus zeroed slack: libnids' fragment
+ * code reads a few bytes past a fragment shorter than 8 data bytes. */
+#define REASM_SLACK 64
+#define REASM_SCRATCH (65536 + REASM_SLACK)
+
 /* libnids callbacks carry no user pointer: this is the way back. */
 static struct {
     int open;
@@ -144,7 +149,7 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
         return -1;
     }
     g_reasm.dead = pcap_open_dead(DLT_RAW, 262144);
-    g_reasm.scratch = malloc(65536);
+    g_reasm.scratch = calloc(1, REASM_SCRATCH);
     if (g_reasm.dead == NULL || g_reasm.scratch == NULL) {
         vigil_seterr(err, errlen, "reassembly: out of memory");
         goto fail;
@@ -182,30 +187,37 @@ fail:
     return -1;
 }
 
-void vigil_reasm_feed(const vigil_packet *pkt)
+int vigil_reasm_feed(const vigil_packet *pkt)
 {
     if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4 || pkt->l3_len < 20 ||
         pkt->l3_len > 65535 || (pkt->flags & VIGIL_PKT_PAYLOAD_CUT))
-        return;
+        return 0;
+    /* libnids' defragmenter reads past its own copy of a fragment that
+     * carries fewer than 8 data bytes (found by valgrind): keep those out. */
+    if ((pkt->flags & VIGIL_PKT_FRAGMENT) && pkt->payload_len < 8)
+        return 0;
     /* libnids trusts the header's lengths: they must describe exactly the
      * bytes we hand over (the decoder guarantees it; this keeps it local). */
     const uint8_t *ip = pkt->l3_hdr;
     uint32_t total = (uint32_t)ip[2] << 8 | ip[3];
     if (total != pkt->l3_len || (uint32_t)(ip[0] & 0x0f) * 4 > total)
-        return;
+        return 0;
     struct pcap_pkthdr h;
     h.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);
     h.ts.tv_usec = (suseconds_t)(pkt->ts_us % 1000000);
     h.caplen = h.len = pkt->l3_len;
     g_reasm.now_us = pkt->ts_us;
     g_reasm.stats->nids_packets++;
-    /* libnids writes into IPv4 option bytes: give it a copy of those. */
+    /* libnids writes into IPv4 option bytes: give it a copy of those (with
+     * zeroed slack after the datagram, for its word-sized reads). */
     u_char *data = (u_char *)(uintptr_t)pkt->l3_hdr;
-    if (pkt->flags & VIGIL_PKT_IP_OPTIONS) {
+    if (pkt->flags & (VIGIL_PKT_IP_OPTIONS | VIGIL_PKT_FRAGMENT)) {
         memcpy(g_reasm.scratch, pkt->l3_hdr, pkt->l3_len);
+        memset(g_reasm.scratch + pkt->l3_len, 0, REASM_SLACK);
         data = g_reasm.scratch;
     }
     nids_pcap_handler(NULL, &h, data);
+    return 1;
 }
 
 int vigil_reasm_tracks(const vigil_packet *pkt)

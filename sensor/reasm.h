@@ -35,9 +35,11 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
 
 /*
  * Hand one validated IPv4 datagram (the decoder's pkt: l3_hdr/l3_len, whole
- * datagram captured) to libnids at packet time pkt->ts_us.
+ * datagram captured) to libnids at packet time pkt->ts_us. Returns 1, or 0
+ * when it was kept from libnids (cut by the snaplen, or a fragment with
+ * fewer than 8 data bytes, which libnids mishandles).
  */
-void vigil_reasm_feed(const vigil_packet *pkt);
+int vigil_reasm_feed(const vigil_packet *pkt);
 
 /* Whether libnids holds a stream for this TCP packet's connection. */
 int vigil_reasm_tracks(const vigil_packet *pkt);

@@ -39,6 +39,7 @@ enum vigil_uninspected {
     VIGIL_UNINSPECTED_IPV6,           /* libnids is IPv4-only */
     VIGIL_UNINSPECTED_TABLE_FULL,     /* stream evicted from the table */
     VIGIL_UNINSPECTED_CUT,            /* snaplen cut the packet */
+    VIGIL_UNINSPECTED_TINY_FRAGMENT,  /* fragment too small for libnids */
     VIGIL_UNINSPECTED_COUNT
 };
 

@@ -54,6 +54,9 @@ struct fl_config {
     int64_t udp_min_flows;
     int64_t udp_max_reply_percent;
     int64_t icmp_min_packets;
+    int64_t udp_sustained_packets;  /* a lower rate, held for sustained_windows */
+    int64_t icmp_sustained_packets;
+    int64_t sustained_windows;
     int64_t port_min_percent;       /* one port takes this share: a flood */
     int64_t dominant_percent;       /* one source sends this share: the attacker */
     int64_t distributed_min_sources;
@@ -74,6 +77,9 @@ static const struct vgp_knob knobs[] = {
     KNOB("udp_min_flows", 32, 1, 100000, 1, udp_min_flows),
     KNOB("udp_max_reply_percent", 50, 0, 100, 1, udp_max_reply_percent),
     KNOB("icmp_min_packets", 500, 2, 100000000, 1, icmp_min_packets),
+    KNOB("udp_sustained_packets", 300, 2, 100000000, 1, udp_sustained_packets),
+    KNOB("icmp_sustained_packets", 300, 2, 100000000, 1, icmp_sustained_packets),
+    KNOB("sustained_windows", 3, 1, 3600, 1, sustained_windows),
     KNOB("port_min_percent", 50, 1, 100, 1, port_min_percent),
     KNOB("dominant_percent", 50, 1, 100, 1, dominant_percent),
     KNOB("distributed_min_sources", 16, 2, 100000, 1, distributed_min_sources),
@@ -134,6 +140,8 @@ struct victim {
     uint32_t hash_next;
     struct vgp_link lru, watch;
     int64_t win_start_us, last_seen_us;
+    int64_t last_close_us;          /* end of the last closed window */
+    uint16_t run[K_COUNT];          /* consecutive windows at the sustained rate */
     struct kwin k[K_COUNT];
     struct episode *ep[K_COUNT];
 };
@@ -353,22 +361,49 @@ static void emit(struct flood *fl, vigil_ctx *ctx, const struct victim *v, enum 
 
 /* ---- windows and episodes -------------------------------------------------------- */
 
-static int window_qualifies(const struct flood *fl, enum kind k, const struct kwin *w)
+static uint64_t min_packets(const struct flood *fl, enum kind k);
+
+/* Everything but the count: one target port or many sources, and for UDP
+ * many flows and few replies; SYN: few completed handshakes. */
+static int window_shape_ok(const struct flood *fl, enum kind k, const struct kwin *w)
 {
     const struct fl_config *c = &fl->cfg;
     if (k == K_ICMP)
-        return w->pkts >= (uint64_t)c->icmp_min_packets;
+        return 1;
     int one_port = percent_at_least(w->port_hits, w->pkts, c->port_min_percent);
     int dominated = percent_at_least(w->src_hits, w->pkts, c->dominant_percent);
     int many_sources = !dominated && bitmap_estimate(w->srcbits) >= c->distributed_min_sources;
     if (!one_port && !many_sources)
         return 0;               /* one host, many ports: a scan */
     if (k == K_SYN)
-        return w->pkts >= (uint64_t)c->syn_min_packets &&
-               !percent_at_least(w->answered, w->pkts, c->syn_max_complete_percent + 1);
-    return w->pkts >= (uint64_t)c->udp_min_packets &&
-           bitmap_estimate(w->flowbits) >= c->udp_min_flows &&
+        return !percent_at_least(w->answered, w->pkts, c->syn_max_complete_percent + 1);
+    return bitmap_estimate(w->flowbits) >= c->udp_min_flows &&
            !percent_at_least(w->answered, w->pkts, c->udp_max_reply_percent + 1);
+}
+
+static uint64_t sustained_packets(const struct flood *fl, enum kind k)
+{
+    switch (k) {
+    case K_UDP: return (uint64_t)fl->cfg.udp_sustained_packets;
+    case K_ICMP: return (uint64_t)fl->cfg.icmp_sustained_packets;
+    default: return (uint64_t)fl->cfg.syn_min_packets;
+    }
+}
+
+/*
+ * A window qualifies at the flood rate, or at the lower sustained rate once
+ * that rate has held for sustained_windows windows in a row: a steady
+ * 500 packets/s for seconds is a flood too, where one busy second is not.
+ */
+static int window_qualifies(const struct flood *fl, struct victim *v, enum kind k,
+                            const struct kwin *w)
+{
+    int shape = w->pkts > 0 && window_shape_ok(fl, k, w);
+    int sustained = shape && w->pkts >= sustained_packets(fl, k);
+    v->run[k] = sustained ? (uint16_t)(v->run[k] < UINT16_MAX ? v->run[k] + 1 : v->run[k]) : 0;
+    if (!shape)
+        return 0;
+    return w->pkts >= min_packets(fl, k) || v->run[k] >= fl->cfg.sustained_windows;
 }
 
 /* Fold one qualifying window into the kind's episode. */
@@ -420,8 +455,12 @@ static void close_window(struct flood *fl, struct victim *v)
     int64_t end = v->win_start_us + fl->cfg.window_us;
     if (end > fl->now_us)
         end = fl->now_us;
+    /* A silent window in between breaks a sustained run. */
+    if (v->last_close_us && v->win_start_us - v->last_close_us >= fl->cfg.window_us)
+        memset(v->run, 0, sizeof v->run);
+    v->last_close_us = end;
     for (int k = 0; k < K_COUNT; k++)
-        if (v->k[k].pkts && window_qualifies(fl, (enum kind)k, &v->k[k]))
+        if (window_qualifies(fl, v, (enum kind)k, &v->k[k]))
             episode_add(fl, v, (enum kind)k, &v->k[k], end);
 }
 
@@ -528,7 +567,11 @@ static void count_attack(struct flood *fl, vigil_ctx *ctx, const vigil_packet *p
     bitmap_add(w->srcbits, h);
     if (k == K_UDP)
         bitmap_add(w->flowbits, vgp_mix64(h ^ pkt->sport));
-    if (w->pkts == min_packets(fl, k))
+    /* Watched from the lower of the two rates: a sustained flood needs its
+     * windows reviewed too. */
+    uint64_t watch_at = sustained_packets(fl, k) < min_packets(fl, k) ? sustained_packets(fl, k)
+                                                                       : min_packets(fl, k);
+    if (w->pkts == watch_at)
         vgp_pool_watch(&fl->pool, i);
 }
 

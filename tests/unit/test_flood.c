@@ -173,6 +173,36 @@ static void icmp_flood_blames_the_sender_not_the_replier(void **st)
     fh_free(ctx);
 }
 
+/* 400 echo requests/s is below the 500/s flood rate: held for 10 s it is a
+ * flood all the same; a 2-second burst at that rate is not. */
+static void sustained_lower_rate_is_a_flood(void **st)
+{
+    (void)st;
+    fh_host *ctx = fh_start(NULL, 0);
+    for (int i = 0; i < 800; i++)       /* 2 s at 400/s: too short */
+        send_pkt(ctx, FH_T0 + i * 2500, ATTACKER, VICTIM, 1, 8, 0, 0, 8);
+    fh_finish(ctx);
+    assert_int_equal(ctx->nalerts, 0);
+    fh_free(ctx);
+
+    ctx = fh_start(NULL, 0);
+    for (int i = 0; i < 4000; i++)      /* 10 s at 400/s */
+        send_pkt(ctx, FH_T0 + i * 2500, ATTACKER, VICTIM, 1, 8, 0, 0, 8);
+    fh_finish(ctx);
+    assert_int_equal(ctx->nalerts, 1);
+    assert_int_equal(ctx->alerts[0].sid, 9200003);
+    assert_memory_equal(ctx->alerts[0].src.bytes, fh_v4(ATTACKER).bytes, 4);
+    fh_free(ctx);
+
+    ctx = fh_start(NULL, 0);
+    for (int s = 0; s < 10; s++)        /* 250/s, below the sustained rate */
+        for (int i = 0; i < 250; i++)
+            send_pkt(ctx, FH_T0 + s * 1000000LL + i * 4000, ATTACKER, VICTIM, 1, 8, 0, 0, 8);
+    fh_finish(ctx);
+    assert_int_equal(ctx->nalerts, 0);
+    fh_free(ctx);
+}
+
 static void long_flood_is_reported_once_per_interval(void **st)
 {
     (void)st;
@@ -242,6 +272,7 @@ int main(void)
         cmocka_unit_test(udp_flood_with_rotating_ports),
         cmocka_unit_test(single_udp_stream_and_answered_dns_are_silent),
         cmocka_unit_test(icmp_flood_blames_the_sender_not_the_replier),
+        cmocka_unit_test(sustained_lower_rate_is_a_flood),
         cmocka_unit_test(long_flood_is_reported_once_per_interval),
         cmocka_unit_test(million_spoofed_victims_stay_bounded),
         cmocka_unit_test(bad_config_refuses_the_load),

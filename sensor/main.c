@@ -461,6 +461,28 @@ static void install_signals(void)
  * reports readiness to its supervisor; else the one process, which tells
  * the --daemon parent and systemd.
  */
+/* The engine's options from the command line. */
+static struct vigil_engine_options engine_options(const struct cli *c, const char *eve_path,
+                                                  int quiet, int live)
+{
+    struct vigil_engine_options eo = {
+        .plugin_dir = c->plugin_dir,
+        .rules_dir = c->rules_dir,
+        .eve_path = eve_path,
+        .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
+        .quiet = quiet,
+        .live = live,
+        .stats_interval_us = live ? (int64_t)c->stats_interval_sec * 1000000 : 0,
+        .settings_files = c->settings_files,
+        .nsettings_files = c->nsettings_files,
+        .settings = c->settings,
+        .nsettings = c->nsettings,
+        .outputs = c->outputs,
+        .noutputs = c->noutputs,
+    };
+    return eo;
+}
+
 static int live_session(struct cli *c, const char *eve_path, int quiet, int ready_fd)
 {
     char err[1024] = "";
@@ -471,21 +493,7 @@ static int live_session(struct cli *c, const char *eve_path, int quiet, int read
         vigil_err("%s", err);
         return code;
     }
-    struct vigil_engine_options eo = {
-        .plugin_dir = c->plugin_dir,
-        .rules_dir = c->rules_dir,
-        .eve_path = eve_path,
-        .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
-        .quiet = quiet,
-        .live = 1,
-        .stats_interval_us = (int64_t)c->stats_interval_sec * 1000000,
-        .settings_files = c->settings_files,
-        .nsettings_files = c->nsettings_files,
-        .settings = c->settings,
-        .nsettings = c->nsettings,
-        .outputs = c->outputs,
-        .noutputs = c->noutputs,
-    };
+    struct vigil_engine_options eo = engine_options(c, eve_path, quiet, 1);
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
         vigil_err("%s", err);
@@ -621,21 +629,9 @@ static int run(struct cli *c)
             return code;
         }
     }
-    struct vigil_engine_options eo = {
-        .plugin_dir = c->plugin_dir,
-        .rules_dir = c->rules_dir,
-        .eve_path = setup_only ? "/dev/null" : c->eve_path,
-        .verbosity = VIGIL_LOG_WARNING + c->verbosity - (c->quiet ? 1 : 0),
-        .quiet = c->quiet || setup_only,
-        .live = c->iface != NULL,
-        .stats_interval_us = c->iface ? (int64_t)c->stats_interval_sec * 1000000 : 0,
-        .settings_files = c->settings_files,
-        .nsettings_files = c->nsettings_files,
-        .settings = c->settings,
-        .nsettings = c->nsettings,
-        .outputs = c->outputs,
-        .noutputs = c->noutputs,
-    };
+    const char *eve_path = setup_only ? "/dev/null" : c->eve_path;
+    struct vigil_engine_options eo =
+        engine_options(c, eve_path, c->quiet || setup_only, c->iface != NULL);
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
         vigil_err("%s", err);

@@ -503,6 +503,10 @@ static void print_summary(struct vigil_engine *e)
             "in %.2f s; %" PRIu64 " decode errors; %" PRIu64 " streams; %" PRIu64 " alerts\n",
             s->packets, s->bytes, span, elapsed_sec(&e->started),
             s->truncated + s->malformed, s->streams_established, s->alerts);
+    if (e->opt.live)
+        fprintf(stderr, "vigil: kernel: %" PRIu64 " received, %" PRIu64 " dropped, %" PRIu64
+                " dropped by the interface\n", s->kernel_received, s->kernel_dropped,
+                s->iface_dropped);
     for (size_t i = 0; i < vigil_plugin_host_count(e->plugins); i++)
         fprintf(stderr, "vigil:   %-16s %" PRIu64 " alerts\n",
                 vigil_plugin_host_name(e->plugins, i), e->alerts_by_plugin[i]);

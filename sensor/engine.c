@@ -33,6 +33,7 @@ struct vigil_engine {
     struct vigil_alert_filter *filter;
     struct vigil_flow_table *flows;
     char sensor_name[256];      /* [vigil] sensor_name, else the host name */
+    int64_t max_frag_datagrams; /* [vigil] fragment_datagrams */
     struct vigil_output outputs[VIGIL_MAX_OUTPUTS];
     size_t noutputs;
     uint64_t *alerts_by_plugin;
@@ -149,7 +150,7 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
                          int64_t timeout_us[VIGIL_FLOWQ_COUNT], char *err, size_t errlen)
 {
     struct vigil_config *c = &e->cfg;
-    int64_t tcp, other, closed;
+    int64_t tcp, other, closed, frags;
     if (vigil_config_int(c, CORE_SECTION, "n_tcp_streams", 131072, 1024, 1 << 24,
                          n_streams, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "max_flows", 65536, 1024, 1 << 26,
@@ -159,8 +160,11 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
         vigil_config_int(c, CORE_SECTION, "other_timeout_sec", 120, 1, 86400 * 7,
                          &other, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "closed_timeout_sec", 2, 0, 3600,
-                         &closed, err, errlen) < 0)
+                         &closed, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "fragment_datagrams", 4096, 16, 1 << 20,
+                         &frags, err, errlen) < 0)
         return -1;
+    e->max_frag_datagrams = frags;
     timeout_us[VIGIL_FLOWQ_TCP] = tcp * US_PER_SEC;
     timeout_us[VIGIL_FLOWQ_OTHER] = other * US_PER_SEC;
     timeout_us[VIGIL_FLOWQ_CLOSED] = closed * US_PER_SEC;
@@ -311,7 +315,8 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         goto fail;
     }
     vigil_plugin_host_set_resolver(e->plugins, resolve_flow, e);
-    struct vigil_reasm_config rc = { .n_tcp_streams = (int)n_streams };
+    struct vigil_reasm_config rc = { .n_tcp_streams = (int)n_streams,
+                                      .max_frag_datagrams = (int)e->max_frag_datagrams };
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
     e->reasm_open = 1;
@@ -412,8 +417,7 @@ static void count_uninspected(struct vigil_engine *e, const vigil_packet *p)
 /* What libnids needs: TCP, and ICMP (it resets streams on unreachables). */
 static int wants_reassembly(const vigil_packet *p)
 {
-    return p->l3 == VIGIL_L3_IPV4 &&
-           (p->ip_proto == 6 || p->ip_proto == 1 || (p->flags & VIGIL_PKT_FRAGMENT));
+    return p->l3 == VIGIL_L3_IPV4 && (p->ip_proto == 6 || p->ip_proto == 1);
 }
 
 void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
@@ -440,9 +444,8 @@ void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkth
     count_layers(s, &pkt);
     vigil_plugin_host_packet(e->plugins, &pkt);
     e->stream_data_now = 0;
-    if (wants_reassembly(&pkt) && !vigil_reasm_feed(&pkt) &&
-        (pkt.flags & VIGIL_PKT_FRAGMENT) && pkt.l3 == VIGIL_L3_IPV4 && pkt.payload_len < 8)
-        s->uninspected_bytes[VIGIL_UNINSPECTED_TINY_FRAGMENT] += pkt.payload_wire_len;
+    if (wants_reassembly(&pkt))
+        vigil_reasm_feed(&pkt);
     count_uninspected(e, &pkt);
 }
 

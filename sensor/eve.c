@@ -54,6 +54,7 @@ static const char *const uninspected_names[VIGIL_UNINSPECTED_COUNT] = {
     [VIGIL_UNINSPECTED_TABLE_FULL] = "table_full",
     [VIGIL_UNINSPECTED_CUT] = "snaplen_cut",
     [VIGIL_UNINSPECTED_TINY_FRAGMENT] = "tiny_fragment",
+    [VIGIL_UNINSPECTED_FRAG_BUDGET] = "fragment_budget",
 };
 
 /* Built from the decoder's X-macro, so the stats need no decoder object. */

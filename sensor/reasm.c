@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "fragbudget.h"
 #include "log.h"
 #include "reasm.h"
 
@@ -35,6 +38,7 @@ static struct {
     void *user;
     int64_t now_us;             /* packet time of the datagram being fed */
     uint8_t *scratch;           /* writable copy for datagrams with options */
+    struct vigil_fragbudget *frags;
 } g_reasm;
 
 /* Must outlive every nids_init(): libnids keeps the pointer. */
@@ -150,7 +154,9 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
     }
     g_reasm.dead = pcap_open_dead(DLT_RAW, 262144);
     g_reasm.scratch = calloc(1, REASM_SCRATCH);
-    if (g_reasm.dead == NULL || g_reasm.scratch == NULL) {
+    g_reasm.frags = vigil_fragbudget_new(cfg->max_frag_datagrams > 0
+                                             ? (size_t)cfg->max_frag_datagrams : 4096);
+    if (g_reasm.dead == NULL || g_reasm.scratch == NULL || g_reasm.frags == NULL) {
         vigil_seterr(err, errlen, "reassembly: out of memory");
         goto fail;
     }
@@ -183,8 +189,32 @@ fail:
     if (g_reasm.dead)
         pcap_close(g_reasm.dead);
     free(g_reasm.scratch);
+    vigil_fragbudget_free(g_reasm.frags);
     memset(&g_reasm, 0, sizeof g_reasm);
     return -1;
+}
+
+static int64_t wall_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Fragments libnids must not see, counted by why. */
+static int admit_fragment(const vigil_packet *pkt)
+{
+    enum vigil_uninspected why;
+    /* libnids' defragmenter reads past its own copy of a fragment that
+     * carries fewer than 8 data bytes (found by valgrind): keep those out. */
+    if (pkt->payload_len < 8)
+        why = VIGIL_UNINSPECTED_TINY_FRAGMENT;
+    else if (!vigil_fragbudget_admit(g_reasm.frags, pkt, wall_now_us()))
+        why = VIGIL_UNINSPECTED_FRAG_BUDGET;
+    else
+        return 1;
+    g_reasm.stats->uninspected_bytes[why] += pkt->payload_wire_len;
+    return 0;
 }
 
 int vigil_reasm_feed(const vigil_packet *pkt)
@@ -192,9 +222,7 @@ int vigil_reasm_feed(const vigil_packet *pkt)
     if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4 || pkt->l3_len < 20 ||
         pkt->l3_len > 65535 || (pkt->flags & VIGIL_PKT_PAYLOAD_CUT))
         return 0;
-    /* libnids' defragmenter reads past its own copy of a fragment that
-     * carries fewer than 8 data bytes (found by valgrind): keep those out. */
-    if ((pkt->flags & VIGIL_PKT_FRAGMENT) && pkt->payload_len < 8)
+    if ((pkt->flags & VIGIL_PKT_FRAGMENT) && !admit_fragment(pkt))
         return 0;
     /* libnids trusts the header's lengths: they must describe exactly the
      * bytes we hand over (the decoder guarantees it; this keeps it local). */
@@ -242,6 +270,7 @@ void vigil_reasm_close(void)
     nids_exit();                /* NIDS_EXITING for every open stream */
     pcap_close(g_reasm.dead);   /* only after nids_exit, which uses it */
     free(g_reasm.scratch);
+    vigil_fragbudget_free(g_reasm.frags);
     memset(&g_reasm, 0, sizeof g_reasm);
 }
 

@@ -25,6 +25,7 @@ typedef void (*vigil_reasm_event_fn)(void *user, const vigil_stream *st, void **
 
 struct vigil_reasm_config {
     int n_tcp_streams;          /* libnids hash size; holds 3/4 of it */
+    int max_frag_datagrams;     /* datagrams libnids may hold in reassembly */
     int collect_data;           /* deliver DATA events (someone listens) */
 };
 
@@ -36,8 +37,9 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
 /*
  * Hand one validated IPv4 datagram (the decoder's pkt: l3_hdr/l3_len, whole
  * datagram captured) to libnids at packet time pkt->ts_us. Returns 1, or 0
- * when it was kept from libnids (cut by the snaplen, or a fragment with
- * fewer than 8 data bytes, which libnids mishandles).
+ * when it was kept from libnids: cut by the snaplen, or a fragment with
+ * fewer than 8 data bytes (libnids mishandles those), or of a new datagram
+ * while max_frag_datagrams are waiting (both counted as uninspected).
  */
 int vigil_reasm_feed(const vigil_packet *pkt);
 

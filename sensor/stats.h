@@ -40,6 +40,7 @@ enum vigil_uninspected {
     VIGIL_UNINSPECTED_TABLE_FULL,     /* stream evicted from the table */
     VIGIL_UNINSPECTED_CUT,            /* snaplen cut the packet */
     VIGIL_UNINSPECTED_TINY_FRAGMENT,  /* fragment too small for libnids */
+    VIGIL_UNINSPECTED_FRAG_BUDGET,    /* too many datagrams in reassembly */
     VIGIL_UNINSPECTED_COUNT
 };
 

@@ -475,7 +475,7 @@ static void test_stats_layout(void **state)
     };
     static const char *const flows[] = {"created", "expired", "evicted", "active", NULL};
     static const char *const detect[] = {"alerts", "suppressed", "deduplicated", "by_detector", NULL};
-    static const char *const uninspected[] = {"midstream", "ipv6", "table_full", "snaplen_cut", "tiny_fragment", NULL};
+    static const char *const uninspected[] = {"midstream", "ipv6", "table_full", "snaplen_cut", "tiny_fragment", "fragment_budget", NULL};
     static const struct vigil_detector_count det[] = {
         {"portscan", 3}, {"dns_tunnel", 0}, {"portscan", 2},
     };
@@ -572,6 +572,7 @@ static void test_names(void **state)
     assert_string_equal(vigil_uninspected_name(VIGIL_UNINSPECTED_TABLE_FULL), "table_full");
     assert_string_equal(vigil_uninspected_name(VIGIL_UNINSPECTED_CUT), "snaplen_cut");
     assert_string_equal(vigil_uninspected_name(VIGIL_UNINSPECTED_TINY_FRAGMENT), "tiny_fragment");
+    assert_string_equal(vigil_uninspected_name(VIGIL_UNINSPECTED_FRAG_BUDGET), "fragment_budget");
     assert_string_equal(vigil_uninspected_name(VIGIL_UNINSPECTED_COUNT), "unknown");
 }
 

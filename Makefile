@@ -212,7 +212,7 @@ corpus-asan:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -k unit fuzz-replay corpus-asan eval e2e
+	@$(MAKE) --no-print-directory -k unit fuzz-replay corpus-asan eval hardening e2e
 
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) -k unit fuzz-replay e2e

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "addrset.h"
 #include "dirlist.h"
@@ -347,6 +348,12 @@ static int check_file(const char *path, char *err, size_t errlen)
         vigil_seterr(err, errlen, "%s: refused: plugin file is world-writable", path);
         return -1;
     }
+    /* Code the sensor runs must belong to root or to the sensor's own user. */
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        vigil_seterr(err, errlen, "%s: refused: owned by uid %u, neither root nor the "
+                     "sensor's user", path, (unsigned)st.st_uid);
+        return -1;
+    }
     return 0;
 }
 
@@ -476,8 +483,12 @@ fail:
 
 static int is_plugin(const char *name, const char *path)
 {
-    (void)path;
-    return vigil_has_suffix(name, ".so");
+    if (vigil_has_suffix(name, ".so"))
+        return 1;
+    /* A leftover copy (x.so.bak, x.so.1) is not loaded: say so once. */
+    if (strstr(name, ".so.") != NULL)
+        vigil_err("%s: ignored: not a plugin file (only *.so are loaded)", path);
+    return 0;
 }
 
 static int check_dir(const char *dir, char *err, size_t errlen)

@@ -195,6 +195,23 @@ static void test_world_writable_dir_refused(void **state)
     rmdir(dir);
 }
 
+static void test_foreign_owner_refused(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0)
+        skip();     /* only root can give a file away */
+    char dir[] = "/tmp/vigil-test-XXXXXX", path[512];
+    assert_non_null(mkdtemp(dir));
+    copy_plugin("good", dir, path, sizeof path);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(vigil_plugin_host_load_file(f->host, path, f->err, sizeof f->err), -1);
+    assert_non_null(strstr(f->err, "owned by uid 65534"));
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(vigil_plugin_host_load_file(f->host, path, f->err, sizeof f->err), 0);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_duplicate_name_refused(void **state)
 {
     struct fixture *f = *state;
@@ -334,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_world_writable_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_world_writable_dir_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_name_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_owner_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_error_refuses_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_home_net_and_address_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_address_list_refuses_plugin, setup, teardown),

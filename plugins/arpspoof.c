@@ -64,17 +64,12 @@ static int ring_init(struct ring *r, uint32_t cap, size_t esize, size_t keylen)
 {
     memset(r, 0, sizeof *r);
     r->cap = cap, r->esize = esize, r->keylen = keylen;
-    r->nbuckets = 16;
-    while (r->nbuckets < 2 * cap)
-        r->nbuckets *= 2;
     r->slots = calloc(cap, esize);
     r->used = calloc(cap, 1);
     r->next = calloc(cap, sizeof *r->next);
-    r->buckets = malloc(r->nbuckets * sizeof *r->buckets);
+    r->buckets = vgp_buckets_new(cap, &r->nbuckets);
     if (!r->slots || !r->used || !r->next || !r->buckets)
         return -1;
-    for (uint32_t i = 0; i < r->nbuckets; i++)
-        r->buckets[i] = -1;
     return 0;
 }
 

@@ -30,6 +30,15 @@ int vgp_pool_init(struct vgp_pool *p, uint32_t cap, size_t stride, size_t lru_of
     return VIGIL_OK;
 }
 
+int32_t *vgp_buckets_new(uint32_t cap, uint32_t *nbuckets)
+{
+    *nbuckets = vgp_pow2_at_least(2 * (uint64_t)cap, UINT32_C(1) << 31);
+    int32_t *b = malloc(*nbuckets * sizeof *b);
+    for (uint32_t i = 0; b && i < *nbuckets; i++)
+        b[i] = -1;
+    return b;
+}
+
 void vgp_pool_free(struct vgp_pool *p)
 {
     free(p->base);

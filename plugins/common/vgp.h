@@ -173,6 +173,13 @@ struct vgp_pool {
 #define VGP_POOL_INIT(p, cap, type, lru, watch, next)                     \
     vgp_pool_init(p, cap, sizeof(type), offsetof(type, lru), offsetof(type, watch), \
                   offsetof(type, next))
+/*
+ * The bucket array of a chained table of cap entries: the smallest power of
+ * two >= 2 * cap (16 at least) buckets, all empty (-1); its size in
+ * *nbuckets. NULL when out of memory.
+ */
+int32_t *vgp_buckets_new(uint32_t cap, uint32_t *nbuckets);
+
 int vgp_pool_init(struct vgp_pool *p, uint32_t cap, size_t stride, size_t lru_off,
                   size_t watch_off, size_t next_off);
 void vgp_pool_free(struct vgp_pool *p);

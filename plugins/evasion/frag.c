@@ -13,6 +13,7 @@
  * datagram older than frag_timeout_sec starts afresh.
  */
 #include "evasion.h"
+#include "vgp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +60,12 @@ struct frag_table *frag_new(int64_t max_datagrams)
     if (t == NULL)
         return NULL;
     t->cap = (uint32_t)max_datagrams;
-    t->nbuckets = 16;
-    while (t->nbuckets < 2 * t->cap)
-        t->nbuckets *= 2;
     t->slots = calloc(t->cap, sizeof *t->slots);
-    t->buckets = malloc(t->nbuckets * sizeof *t->buckets);
+    t->buckets = vgp_buckets_new(t->cap, &t->nbuckets);
     if (t->slots == NULL || t->buckets == NULL) {
         frag_free(t);
         return NULL;
     }
-    for (uint32_t i = 0; i < t->nbuckets; i++)
-        t->buckets[i] = -1;
     return t;
 }
 

@@ -96,17 +96,12 @@ struct report_table *report_new(int64_t max_reports)
     if (t == NULL)
         return NULL;
     t->cap = (uint32_t)max_reports;
-    t->nbuckets = 16;
-    while (t->nbuckets < 2 * t->cap)
-        t->nbuckets *= 2;
     t->slots = calloc(t->cap, sizeof *t->slots);
-    t->buckets = malloc(t->nbuckets * sizeof *t->buckets);
+    t->buckets = vgp_buckets_new(t->cap, &t->nbuckets);
     if (t->slots == NULL || t->buckets == NULL) {
         report_free(t);
         return NULL;
     }
-    for (uint32_t i = 0; i < t->nbuckets; i++)
-        t->buckets[i] = -1;
     return t;
 }
 

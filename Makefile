@@ -4,6 +4,7 @@
 #   make test       install build deps, build, run every test
 #   make demo       install deps, build, replay pcaps/ and show the alerts
 #   make check-asan the whole test suite under ASan+UBSan (build-asan/)
+#   make fuzz-smoke each libFuzzer target for FUZZ_SECONDS (60), then its corpus
 #   make bench      throughput against bare libpcap and bare libnids loops
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and tests need
@@ -56,7 +57,7 @@ TEST_PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGIN_SRCS))
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 
-.PHONY: vigil all eval hardening deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan bench install uninstall clean pcaps FORCE
+.PHONY: vigil all eval hardening deps test unit e2e corpus-asan fuzz-replay fuzz-smoke demo check-asan asan-suite bench install uninstall clean pcaps FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -102,6 +103,13 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) include/vigil/pl
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iplugins/common -fPIC -fvisibility=hidden -shared $(LDFLAGS) -o $@ \
 	  $(filter %.c,$^) $(PLUGIN_LIBS_$*) -lm
+
+# The same plugins, instrumented for the fuzzers (coverage, ASan, UBSan).
+build-fuzz/plugins/%.so: $$(wildcard plugins/$$*.c plugins/$$*/*.c plugins/$$*/*.h) \
+			 include/vigil/plugin.h $(PLUGIN_COMMON) $(wildcard plugins/common/*.h)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Iplugins/common -g -O1 -fPIC -fvisibility=hidden \
+	  -shared -fsanitize=fuzzer-no-link,address,undefined -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*) -lm
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/vigil/plugin.h
 	@mkdir -p $(@D)
@@ -170,23 +178,12 @@ fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-
 	@$(FUZZ_RUN) fuzz_detectors env VIGIL_BUILD=$(BUILD) $(BUILD)/fuzz/fuzz_detectors-replay \
 	  tests/fuzz/detector-seeds
 
-# Each libFuzzer target for FUZZ_SECONDS, seeded from pcaps/ and rules/.
-fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(BUILD)/fuzz-seeds/decode \
-	    $(BUILD)/fuzz-seeds/dns $(PLUGINS)
-	@mkdir -p build-fuzz/corpus/decode build-fuzz/corpus/config build-fuzz/corpus/dns
-	build-fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  build-fuzz/corpus/decode $(BUILD)/fuzz-seeds/decode
-	build-fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/config \
-	  rules tests/fuzz/config-seeds
-	build-fuzz/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=600 build-fuzz/corpus/dns \
-	  $(BUILD)/fuzz-seeds/dns
-	@mkdir -p build-fuzz/corpus/rules build-fuzz/corpus/pcap build-fuzz/corpus/detectors
-	build-fuzz/fuzz_rules -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/rules \
-	  tests/fuzz/rule-seeds
-	VIGIL_BUILD=$(BUILD) build-fuzz/fuzz_pcap -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	  -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 build-fuzz/corpus/pcap $(FUZZ_PCAP_SEEDS)
-	VIGIL_BUILD=$(BUILD) build-fuzz/fuzz_detectors -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=8192 -timeout=10 build-fuzz/corpus/detectors tests/fuzz/detector-seeds
+# Each libFuzzer target for FUZZ_SECONDS (FUZZ_JOBS at once), then a replay
+# of the corpus it grew (tests/fuzz/smoke.sh). Part of make test.
+FUZZ_PLUGINS := $(patsubst %,build-fuzz/plugins/%.so,$(PLUGIN_NAMES))
+fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(FUZZ_PLUGINS) \
+	    $(BUILD)/fuzz-seeds/decode $(BUILD)/fuzz-seeds/dns
+	@VIGIL_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh
 
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.
@@ -210,11 +207,19 @@ corpus-asan:
 	@VIGIL_BUILD=build-asan VIGIL_ASAN=1 sh tests/e2e/corpus_replay.sh
 	@VIGIL=build-asan/vigil sh tests/e2e/corpus_scans.sh
 
+# Everything: the release build's tests, the same tests again under
+# ASan+UBSan (which also replays the shared corpus), then each fuzzer.
+TEST_PARTS := unit fuzz-replay eval hardening e2e asan-suite fuzz-smoke
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -k unit fuzz-replay corpus-asan eval hardening e2e
+	@rc=0; for part in $(TEST_PARTS); do t0=$$(date +%s); \
+	   $(MAKE) --no-print-directory $$part || rc=1; \
+	   echo "== make $$part: $$(($$(date +%s) - t0)) s"; done; exit $$rc
 
 check-asan: deps
+	@$(MAKE) --no-print-directory asan-suite
+
+asan-suite:
 	@$(MAKE) --no-print-directory BUILD=build-asan $(ASAN_FLAGS) -k unit fuzz-replay e2e
 
 demo: deps
@@ -225,8 +230,9 @@ demo: deps
 # path (docs/reliability.md).
 # Every tests/e2e/hardening_*.sh runs, even after one fails.
 hardening: all $(TOOLS) $(TEST_PLUGINS)
-	@rc=0; for t in tests/e2e/hardening_*.sh; do \
-	   VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh $$t || rc=1; done; exit $$rc
+	@rc=0; for t in tests/e2e/hardening_*.sh; do t0=$$(date +%s); \
+	   VIGIL_BUILD=$(BUILD) VIGIL_ASAN=$(VIGIL_ASAN) sh $$t || rc=1; \
+	   echo "-- $$t: $$(($$(date +%s) - t0)) s"; done; exit $$rc
 
 # Score every detector against the shared corpus's ground truth.
 eval: all

@@ -281,10 +281,11 @@ case_scripts() {
         "$ROOT"/tests/e2e/fleet_*.sh; do
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
+        t0=$(date +%s)
         VIGIL=$VIGIL SHARED=$SHARED sh "$s" >"$TMP/$name.log" 2>&1
         rc=$?
         sed 's/^/    /' "$TMP/$name.log"
-        if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "see above"; fi
+        if [ "$rc" -eq 0 ]; then pass "$name ($(($(date +%s) - t0)) s)"; else fail "$name" "see above"; fi
     done
 }
 

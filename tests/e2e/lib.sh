@@ -67,3 +67,31 @@ for k in sys.argv[2].split("."):
 print(v)
 PY
 }
+
+# netns_pair TAG SENSOR_CIDR PEER_CIDR: two network namespaces made here,
+# joined by a veth pair, both ends up. Sets NS_A/VA (the sensor's side) and
+# NS_B/VB (the peer's). An empty CIDR leaves that end without an address
+# and without IPv6, so the only frames on it are the ones a test sends.
+# Returns 1 where namespaces cannot be made (not root, no netns support);
+# netns_pair_del undoes it.
+netns_pair() {
+    NS_A=vigil-${1}a-$$ NS_B=vigil-${1}b-$$ VA=v${1}a$$ VB=v${1}b$$
+    [ "$(id -u)" -eq 0 ] && ip netns add "$NS_A" 2>/dev/null || return 1
+    ip netns add "$NS_B" && ip link add "$VA" type veth peer name "$VB" &&
+        ip link set "$VA" netns "$NS_A" && ip link set "$VB" netns "$NS_B" || return 1
+    netns_end "$NS_A" "$VA" "$2" && netns_end "$NS_B" "$VB" "$3"
+}
+
+netns_end() { # ns dev cidr
+    if [ -n "$3" ]; then
+        ip -n "$1" addr add "$3" dev "$2" || return 1
+    else
+        ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
+    fi
+    ip -n "$1" link set "$2" up && ip -n "$1" link set lo up
+}
+
+netns_pair_del() {
+    ip netns del "$NS_A" 2>/dev/null
+    ip netns del "$NS_B" 2>/dev/null
+}

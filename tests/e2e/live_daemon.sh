@@ -8,35 +8,21 @@
 # traffic. Skips where namespaces cannot be made.
 . "$(dirname "$0")/lib.sh"
 
-NS_A=vigil-da-$$
-NS_B=vigil-db-$$
-VA=vda$$
-VB=vdb$$
 SENSOR_IP=198.18.102.1
 PEER_IP=198.18.102.2
 VPID=
 
 cleanup() {
     [ -n "$VPID" ] && kill -CONT "$VPID" 2>/dev/null && kill -KILL "$VPID" 2>/dev/null
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
+    netns_pair_del
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -ne 0 ] || ! ip netns add "$NS_A" 2>/dev/null; then
+if ! netns_pair d $SENSOR_IP/24 $PEER_IP/24; then
     echo "SKIP live daemon: cannot create network namespaces here"
     exit 0
 fi
-ip netns add "$NS_B"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NS_A"
-ip link set "$VB" netns "$NS_B"
-ip -n "$NS_A" addr add $SENSOR_IP/24 dev "$VA"
-ip -n "$NS_B" addr add $PEER_IP/24 dev "$VB"
-ip -n "$NS_A" link set "$VA" up
-ip -n "$NS_B" link set "$VB" up
-ip -n "$NS_A" link set lo up
 # Resolve the neighbours now: no ARP in the middle of a counted run.
 ip netns exec "$NS_B" ping -c 1 -W 2 $SENSOR_IP >/dev/null 2>&1
 

@@ -5,32 +5,17 @@
 # stop cleanly on SIGINT. Skips where namespaces cannot be made.
 . "$(dirname "$0")/lib.sh"
 
-NS_A=vigil-a-$$
-NS_B=vigil-b-$$
-VA=vga$$
-VB=vgb$$
-
 cleanup() {
     [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
+    netns_pair_del
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -ne 0 ] || ! ip netns add "$NS_A" 2>/dev/null; then
+if ! netns_pair g 198.18.100.1/24 198.18.100.2/24; then
     echo "SKIP live capture: cannot create network namespaces here"
     exit 0
 fi
-ip netns add "$NS_B"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NS_A"
-ip link set "$VB" netns "$NS_B"
-ip -n "$NS_A" addr add 198.18.100.1/24 dev "$VA"
-ip -n "$NS_B" addr add 198.18.100.2/24 dev "$VB"
-ip -n "$NS_A" link set "$VA" up
-ip -n "$NS_B" link set "$VB" up
-ip -n "$NS_A" link set lo up
 
 ip netns exec "$NS_A" python3 -m http.server 8080 --bind 198.18.100.1 \
     --directory "$ROOT/pcaps" >/dev/null 2>&1 &

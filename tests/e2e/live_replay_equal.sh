@@ -6,33 +6,20 @@
 # so only the arrival jitter differs: the alert sets must be equal.
 . "$(dirname "$0")/lib.sh"
 
-NS_A=vigil-ra-$$
-NS_B=vigil-rb-$$
-VA=vra$$
-VB=vrb$$
 VPID=
 
 cleanup() {
     [ -n "$VPID" ] && kill -KILL "$VPID" 2>/dev/null
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
+    netns_pair_del
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -ne 0 ] || ! command -v tcpreplay >/dev/null || ! ip netns add "$NS_A" 2>/dev/null; then
+# No addresses and no IPv6: the only frames on the wire are the replayed ones.
+if ! command -v tcpreplay >/dev/null || ! netns_pair r "" ""; then
     echo "SKIP live vs replay: needs root, tcpreplay and network namespaces"
     exit 0
 fi
-ip netns add "$NS_B"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NS_A"
-ip link set "$VB" netns "$NS_B"
-ip -n "$NS_A" link set "$VA" up
-ip -n "$NS_B" link set "$VB" up
-# No addresses and no IPv6: the only frames on the wire are the replayed ones.
-ip netns exec "$NS_A" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
-ip netns exec "$NS_B" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
 
 CAPS="$PCAPS/scan-syn.pcap $PCAPS/sweep.pcap $PCAPS/scan-stealth.pcap"
 ip netns exec "$NS_A" "$VIGIL" -i "$VA" --eve "$TMP/live.json" 2>"$TMP/live.err" &

@@ -8,37 +8,24 @@
 # namespaces cannot be made.
 . "$(dirname "$0")/lib.sh"
 
-NS_A=vigil-wa-$$
-NS_B=vigil-wb-$$
-VA=vwa$$
-VB=vwb$$
 SENSOR_IP=198.18.103.1
 VPID=
 
 cleanup() {
     [ -n "$VPID" ] && kill -KILL "$VPID" 2>/dev/null
     [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
+    netns_pair_del
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" -ne 0 ] || ! ip netns add "$NS_A" 2>/dev/null; then
+if ! netns_pair w $SENSOR_IP/24 198.18.103.10/24; then
     echo "SKIP live workers: cannot create network namespaces here"
     exit 0
 fi
-ip netns add "$NS_B"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NS_A"
-ip link set "$VB" netns "$NS_B"
-ip -n "$NS_A" addr add $SENSOR_IP/24 dev "$VA"
-for i in 10 11 12 13 14 15 16 17; do
+for i in 11 12 13 14 15 16 17; do
     ip -n "$NS_B" addr add 198.18.103.$i/24 dev "$VB"
 done
-ip -n "$NS_A" link set "$VA" up
-ip -n "$NS_B" link set "$VB" up
-ip -n "$NS_A" link set lo up
 
 ip netns exec "$NS_A" python3 -m http.server 8080 --bind $SENSOR_IP \
     --directory "$ROOT/pcaps" >/dev/null 2>&1 &

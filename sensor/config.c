@@ -401,3 +401,15 @@ int vigil_config_int(struct vigil_config *cfg, const char *section,
     *out = v;
     return 0;
 }
+
+char *vigil_config_entry_path(const struct vigil_config_entry *e)
+{
+    const char *slash = strrchr(e->file, '/');
+    if (e->value[0] == '/' || e->line == 0 || slash == NULL)
+        return strdup(e->value);
+    size_t dirlen = (size_t)(slash - e->file), n = dirlen + 1 + strlen(e->value) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%.*s/%s", (int)dirlen, e->file, e->value);
+    return p;
+}

@@ -61,6 +61,14 @@ int vigil_config_overlay_file(struct vigil_config *cfg, const char *path, char *
 int vigil_config_set_text(struct vigil_config *cfg, const char *origin, const char *text,
                           char *err, size_t errlen);
 
+/*
+ * The path an entry names, as a new string (free it), or NULL without
+ * memory: relative to the directory of the settings file it came from,
+ * unless it is absolute or was given on the command line (relative to the
+ * working directory, as the shell would read it).
+ */
+char *vigil_config_entry_path(const struct vigil_config_entry *e);
+
 /* The entry for section/key (marked used), or NULL. */
 struct vigil_config_entry *vigil_config_find(struct vigil_config *cfg,
                                              const char *section, const char *key);

@@ -229,19 +229,6 @@ static struct addr_list *find_list(struct vigil_plugin_host *h, struct loaded_pl
     return l;
 }
 
-/* dir(file)/value, unless value is absolute or came from the command line. */
-static char *resolve_path(const struct vigil_config_entry *e)
-{
-    const char *slash = strrchr(e->file, '/');
-    if (e->value[0] == '/' || e->line == 0 || slash == NULL)
-        return strdup(e->value);
-    size_t dirlen = (size_t)(slash - e->file), n = dirlen + 1 + strlen(e->value) + 1;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%.*s/%s", (int)dirlen, e->file, e->value);
-    return p;
-}
-
 static int api_config_path(vigil_ctx *ctx, const char *key, const char **out)
 {
     if (ctx == NULL || key == NULL || out == NULL)
@@ -254,7 +241,7 @@ static int api_config_path(vigil_ctx *ctx, const char *key, const char **out)
     if (grown == NULL)
         return VIGIL_ENOMEM;
     p->paths = grown;
-    if ((p->paths[p->npaths] = resolve_path(e)) == NULL)
+    if ((p->paths[p->npaths] = vigil_config_entry_path(e)) == NULL)
         return VIGIL_ENOMEM;
     *out = p->paths[p->npaths++];
     return VIGIL_OK;

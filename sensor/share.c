@@ -204,7 +204,12 @@ struct vigil_share *vigil_share_new(const struct vigil_output_env *env, char *er
                          "home_net = omit");
             goto fail;
         }
-        if (vigil_cryptopan_load_key(e->value, key, why, sizeof why) < 0) {
+        char *path = vigil_config_entry_path(e);
+        int loaded = path ? vigil_cryptopan_load_key(path, key, why, sizeof why) : -1;
+        if (!path)
+            snprintf(why, sizeof why, "out of memory");
+        free(path);
+        if (loaded < 0) {
             vigil_seterr(err, errlen, "%s:%d: cryptopan_key_file: %s", e->file, e->line, why);
             goto fail;
         }

@@ -178,6 +178,29 @@ static void test_repository_rules_parse(void **state)
     vigil_config_free(&c);
 }
 
+/* A path in a settings file is read from that file's directory; one given
+ * on the command line (line 0) from the working directory. */
+static void test_paths_relative_to_their_file(void **state)
+{
+    (void)state;
+    struct vigil_config c;
+    vigil_config_init(&c);
+    char err[512];
+    assert_int_equal(parse(&c, "[sharing]\nkey = keys/cp.key\nabs = /etc/cp.key\n", err,
+                           sizeof err), 0);
+    char *p = vigil_config_entry_path(vigil_config_find(&c, "sharing", "key"));
+    assert_string_equal(p, "rules/keys/cp.key");
+    free(p);
+    p = vigil_config_entry_path(vigil_config_find(&c, "sharing", "abs"));
+    assert_string_equal(p, "/etc/cp.key");
+    free(p);
+    assert_int_equal(vigil_config_set(&c, "--set", "sharing", "key", "cp.key", err, sizeof err), 0);
+    p = vigil_config_entry_path(vigil_config_find(&c, "sharing", "key"));
+    assert_string_equal(p, "cp.key");
+    free(p);
+    vigil_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_int_values_checked),
         cmocka_unit_test(test_load_dir_reads_conf_files_in_order),
         cmocka_unit_test(test_repository_rules_parse),
+        cmocka_unit_test(test_paths_relative_to_their_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) != 0;
 }

@@ -577,6 +577,32 @@ static void test_bad_settings(void **state)
     fixture_free(f);
 }
 
+/* cryptopan_key_file = NAME is read next to the settings file naming it. */
+static void test_key_file_relative_to_settings(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], conf[PATH_MAX + 16], text[PATH_MAX + 64], why[512], err[1024] = "";
+    snprintf(dir, sizeof dir, "%s", keyfile_path);
+    char *slash = strrchr(dir, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    snprintf(conf, sizeof conf, "%s/sharing.conf", dir);
+    int n = snprintf(text, sizeof text, "[sharing]\ncryptopan_key_file = %s\n", slash + 1);
+    struct vigil_config cfg;
+    struct vigil_addrset home;
+    vigil_config_init(&cfg);
+    assert_int_equal(vigil_config_parse(&cfg, conf, text, (size_t)n, why, sizeof why), 0);
+    assert_int_equal(vigil_addrset_parse(&home, "198.18.0.0/16", why, sizeof why), 0);
+    struct vigil_output_env env = { .cfg = &cfg, .home_net = &home, .sensor_name = "s" };
+    assert_int_not_equal(chdir("/"), -1);       /* not where the key is */
+    struct vigil_share *s = vigil_share_new(&env, err, sizeof err);
+    if (!s)
+        fail_msg("%s", err);
+    vigil_share_free(s);
+    vigil_addrset_free(&home);
+    vigil_config_free(&cfg);
+}
+
 static void test_payload_excerpts(void **state)
 {
     (void)state;
@@ -777,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_anonymize_ipv6_and_internal_attacker),
         cmocka_unit_test(test_tlp_filtering),
         cmocka_unit_test(test_bad_settings),
+        cmocka_unit_test(test_key_file_relative_to_settings),
         cmocka_unit_test(test_payload_excerpts),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_misp_event),

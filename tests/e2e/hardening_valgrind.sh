@@ -32,30 +32,54 @@ for f in "$PCAPS"/*.pcap "$PCAPS"/*/*.pcap "$ROOT"/tests/regress/*.pcap "$SHARED
     [ -f "$f" ] && echo "$f" >>"$files"
 done
 
-n=0 clean=0 dirty=0
-while read -r f && [ "$n" -lt "$MAX" ]; do
-    n=$((n + 1))
-    name=$(echo "$f" | sed "s|^$SHARED/|shared/|; s|^$ROOT/||")
+# One file under memcheck; its report in $TMP/vg.K.err, its status in $TMP/vg.K.rc.
+check_one() { # file k
     valgrind -q --error-exitcode=9 --leak-check=full \
         --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible \
         --suppressions="$ROOT/tests/valgrind.supp" --num-callers=30 \
-        "$VIGIL" -q -r "$f" --eve "$TMP/vg.json" >/dev/null 2>"$TMP/vg.err" </dev/null
-    rc=$?
+        "$VIGIL" -q -r "$1" --eve "$TMP/vg.$2.json" >/dev/null 2>"$TMP/vg.$2.err" </dev/null
+    echo $? >"$TMP/vg.$2.rc"
+}
+
+verdict() { # file k
+    name=$(echo "$1" | sed "s|^$SHARED/|shared/|; s|^$ROOT/||")
+    rc=$(cat "$TMP/vg.$2.rc")
     # vigil itself exits 0, 1 (broken file) or 2 (unsupported input).
-    if [ "$rc" -le 2 ] && ! grep -q '^==[0-9]*== ' "$TMP/vg.err"; then
+    if [ "$rc" -le 2 ] && ! grep -q '^==[0-9]*== ' "$TMP/vg.$2.err"; then
         clean=$((clean + 1))
         pass "valgrind $name"
     else
         dirty=$((dirty + 1))
         what=$(grep -m1 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall|[0-9,]+ bytes in)' \
-            "$TMP/vg.err" | sed 's/^==[0-9]*== //')
-        where=$(grep -m1 -E '^==[0-9]+== +(at|by) 0x[0-9A-F]+: [a-z_]+ \(' "$TMP/vg.err" |
+            "$TMP/vg.$2.err" | sed 's/^==[0-9]*== //')
+        where=$(grep -m1 -E '^==[0-9]+== +(at|by) 0x[0-9A-F]+: [a-z_]+ \(' "$TMP/vg.$2.err" |
             sed 's/^==[0-9]*== *//')
         fail "valgrind $name" "exit $rc: ${what:-see log}; first frame: ${where:-?}"
-        cp "$TMP/vg.err" "$TMP/../vigil-valgrind-$(basename "$f").log" 2>/dev/null &&
-            echo "    log: /tmp/vigil-valgrind-$(basename "$f").log"
+        cp "$TMP/vg.$2.err" "/tmp/vigil-valgrind-$(basename "$1").log" 2>/dev/null &&
+            echo "    log: /tmp/vigil-valgrind-$(basename "$1").log"
     fi
-done <"$files"
+}
+
+# As many files at once as there are CPUs.
+JOBS=$(nproc 2>/dev/null || echo 1)
+head -n "$MAX" "$files" >"$files.todo"
+n=$(wc -l <"$files.todo") clean=0 dirty=0
+set -- $(cat "$files.todo")
+while [ $# -gt 0 ]; do
+    batch= k=0
+    while [ $# -gt 0 ] && [ "$k" -lt "$JOBS" ]; do
+        k=$((k + 1))
+        batch="$batch $1"
+        check_one "$1" "$k" &
+        shift
+    done
+    wait
+    k=0
+    for f in $batch; do
+        k=$((k + 1))
+        verdict "$f" "$k"
+    done
+done
 echo "INFO valgrind: $n files, $clean clean, $dirty with reports"
 report

@@ -134,7 +134,7 @@ deps:
 # tests/fuzz/onefile.c, a replay driver any compiler builds.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRC_fuzz_decode := sensor/decode.c
-FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c
+FUZZ_SRC_fuzz_config := sensor/config.c sensor/log.c sensor/dirlist.c
 FUZZ_SRC_fuzz_dns :=
 FUZZ_SRC_fuzz_rules :=
 FUZZ_SRC_fuzz_pcap := $(filter-out sensor/main.c,$(SENSOR_SRCS))
@@ -144,12 +144,13 @@ FUZZ_LIBS_fuzz_detectors := -ldl
 FUZZ_PCAP_SEEDS := pcaps pcaps/linktypes pcaps/multi tests/regress \
   $(wildcard ../shared/reliability ../shared/reliability/malformed ../shared/reliability/evasion)
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 3
 
 $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/onefile.c $(CORE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/$*.c tests/fuzz/onefile.c $(CORE_OBJS) $(SENSOR_LIBS)
 
-build-fuzz/%: tests/fuzz/%.c
+build-fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*) $(wildcard sensor/*.h tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isensor -Itests/fuzz -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*) -lm
@@ -183,7 +184,7 @@ fuzz-replay: $(patsubst %,$(BUILD)/fuzz/%-replay,$(FUZZ_TARGETS)) $(BUILD)/fuzz-
 FUZZ_PLUGINS := $(patsubst %,build-fuzz/plugins/%.so,$(PLUGIN_NAMES))
 fuzz-smoke: $(patsubst %,build-fuzz/%,$(FUZZ_TARGETS)) $(FUZZ_PLUGINS) \
 	    $(BUILD)/fuzz-seeds/decode $(BUILD)/fuzz-seeds/dns
-	@VIGIL_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh
+	@VIGIL_BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/smoke.sh
 
 # cmocka exits with the failure count modulo 256 and does not count a failed
 # group teardown, so a test passes only with status 0 and no ERROR line.
@@ -207,9 +208,11 @@ corpus-asan:
 	@VIGIL_BUILD=build-asan VIGIL_ASAN=1 sh tests/e2e/corpus_replay.sh
 	@VIGIL=build-asan/vigil sh tests/e2e/corpus_scans.sh
 
-# Everything: the release build's tests, the same tests again under
-# ASan+UBSan (which also replays the shared corpus), then each fuzzer.
-TEST_PARTS := unit fuzz-replay eval hardening e2e asan-suite fuzz-smoke
+# Everything: unit tests, seed replays, detection scores and the hardening
+# suites on the release build; unit tests, seed replays and the end-to-end
+# suite (which replays the shared corpus) under ASan+UBSan; then each
+# fuzzer. make e2e runs the end-to-end suite on the release build.
+TEST_PARTS := unit fuzz-replay eval hardening asan-suite fuzz-smoke
 test: deps
 	@$(MAKE) --no-print-directory all
 	@rc=0; for part in $(TEST_PARTS); do t0=$$(date +%s); \

@@ -126,7 +126,7 @@ static void failed(struct vigil_recfile *rf, int err)
     if (rf->backlog_max > 0)
         vigil_err("%s %s: cannot write: %s; holding up to %zu KiB of records in memory "
                   "(the oldest are dropped and counted beyond that), trying again every "
-                  "%.1f s", rf->what, rf->path, strerror(err), rf->backlog_max / 1024,
+                  "%.1f s", rf->what, rf->path, strerror(err), (rf->backlog_max + 1023) / 1024,
                   (double)rf->retry_us / 1e6);
     else
         vigil_err("%s %s: cannot write: %s; records are dropped and counted until it "
@@ -293,11 +293,10 @@ int vigil_recfile_write(struct vigil_recfile *rf, const char *rec, size_t len, i
         return 0;
     if (kind < 0 || kind >= VIGIL_RECFILE_KINDS)
         kind = 0;
-    if (rf->c.degraded) {
-        if (now_us() < rf->next_try_us || (rf->head && drain(rf) < 0))
-            return hold(rf, rec, len, kind, 0);
-        /* The backlog is out: this record is the test of the file. */
-    }
+    /* While records wait, this one goes behind them (at most one attempt
+     * per retry interval); with none waiting it is the test of the file. */
+    if (rf->c.degraded && rf->head && (now_us() < rf->next_try_us || drain(rf) < 0))
+        return hold(rf, rec, len, kind, 0);
     size_t done = 0;
     if (put(rf->fd, rec, len, &done) == 0) {
         rf->c.written++;

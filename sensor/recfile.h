@@ -13,7 +13,8 @@
  * The writer then is degraded: it says so once on stderr (path and
  * reason), keeps later records in a bounded in-memory backlog (dropping
  * the oldest when it is full, each one counted), and tries again at most
- * once per retry interval, when a record comes or on vigil_recfile_tick().
+ * once per retry interval, when a record comes or on vigil_recfile_tick()
+ * (with nothing held, as with no backlog at all, each new record is tried).
  * When a write works, the backlog is written in order, one line says that
  * writing resumed (with how many records were held and dropped), and the
  * writer is healthy again.

@@ -387,3 +387,8 @@ const char *vigil_recfile_path(const struct vigil_recfile *rf)
 {
     return rf->path;
 }
+
+int vigil_recfile_fd(const struct vigil_recfile *rf)
+{
+    return rf->fd;
+}

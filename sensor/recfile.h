@@ -86,4 +86,7 @@ void vigil_recfile_counters(const struct vigil_recfile *rf, struct vigil_recfile
 /* The path given at open ("-" for standard output). */
 const char *vigil_recfile_path(const struct vigil_recfile *rf);
 
+/* The descriptor written to (for a forked child to close). */
+int vigil_recfile_fd(const struct vigil_recfile *rf);
+
 #endif

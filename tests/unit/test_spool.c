@@ -604,7 +604,7 @@ static void test_write_error_records_wait(void **state)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     int rc[4];
     for (int i = 1; i <= 4; i++) {
-        char text[16];
+        char text[24];
         snprintf(text, sizeof text, "record %d", i);    /* 8 bytes each */
         rc[i - 1] = vigil_spool_append(sp, text, strlen(text));
     }

@@ -461,6 +461,9 @@ static int write_stats(struct vigil_engine *e, int64_t ts_us)
         det[i].name = vigil_plugin_host_name(e->plugins, i);
         det[i].alerts = e->alerts_by_plugin[i];
     }
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].report)
+            e->outputs[i].report(e->outputs[i].self, &e->stats);
     int rc = 0;
     for (size_t i = 0; i < e->noutputs; i++)
         if (e->outputs[i].stats &&
@@ -479,6 +482,9 @@ void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
 
 void vigil_engine_idle(struct vigil_engine *e, int64_t wall_us)
 {
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (e->outputs[i].tick)
+            e->outputs[i].tick(e->outputs[i].self);
     if (e->opt.stats_interval_us <= 0)
         return;
     if (e->next_stats_wall_us == 0)
@@ -620,6 +626,7 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
     }
     /* Mark the entries the outputs read at startup as read. */
     vigil_config_find(&g->cfg, CORE_SECTION, "sensor_name");
+    vigil_config_find(&g->cfg, CORE_SECTION, "eve_backlog_kb");
     plugins = vigil_plugin_host_new(&g->cfg, on_alert, e, opt->verbosity);
     if (plugins == NULL) {
         vigil_seterr(err, errlen, "out of memory");

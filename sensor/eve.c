@@ -2,10 +2,12 @@
  * eve.c - EVE JSON output: one alert or stats object per line.
  *
  * Every record is built whole as a jansson tree, serialised once and
- * written with a single fwrite + fflush, so a reader tailing the file
- * never sees half a line and a failed build writes nothing at all. Any
- * failure is remembered until vigil_eve_close(), because a full disk
- * often shows up only when the buffer is flushed.
+ * handed to a record file (recfile.h) as one line, so a reader tailing
+ * the file never sees half a line and a failed build writes nothing at
+ * all. When the file cannot be written (a full disk, say) the record file
+ * cuts off what a failed write left, holds later records in a bounded
+ * backlog and writes them when it can again; every record it had to drop
+ * is counted and makes vigil_eve_close() fail.
  */
 #include "eve.h"
 #include "output.h"
@@ -21,6 +23,7 @@
 #include <jansson.h>
 
 #include "community_id.h"
+#include "recfile.h"
 
 #define EVE_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 #define TS_BUF_LEN 40
@@ -32,12 +35,14 @@
 /* Suricata prints flow_id as an integer JSON readers keep exact: below 2^53. */
 #define FLOW_ID_MASK ((UINT64_C(1) << 53) - 1)
 
+/* Kinds of record, for the counts of what was lost. */
+enum { EVE_KIND_ALERT = 0, EVE_KIND_STATS = 1 };
+static const char *const eve_kind_names[VIGIL_RECFILE_KINDS] = { "alerts", "stats" };
+
 struct vigil_eve {
-    FILE *fp;
-    int owned;      /* opened by us: fclose at the end (stdout is not) */
-    int failed;     /* some record was not written */
+    struct vigil_recfile *rf;
+    int failed;     /* some record could not be built (bad argument, no memory) */
     int first_errno;
-    char *path;     /* reopened on SIGHUP (NULL for stdout) */
 };
 
 /* ---- names ---------------------------------------------------------- */
@@ -426,6 +431,18 @@ static const struct counter_field flow_fields[] = {
     COUNTER("active", flows_active),
 };
 
+#define OUTPUT_COUNTER(name, member) \
+    {name, offsetof(struct vigil_stats, eve_output) + offsetof(struct vigil_output_stats, member)}
+
+static const struct counter_field eve_output_fields[] = {
+    OUTPUT_COUNTER("write_errors", write_errors),
+    OUTPUT_COUNTER("records_delayed", records_delayed),
+    OUTPUT_COUNTER("records_held", records_held),
+    OUTPUT_COUNTER("records_dropped", records_dropped),
+    OUTPUT_COUNTER("alerts_dropped", alerts_dropped),
+    OUTPUT_COUNTER("degraded", degraded),
+};
+
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* An object of the listed counters, in table order. */
@@ -534,6 +551,13 @@ static json_t *detect_json(const struct vigil_stats *st,
     return with(obj, "by_detector", by_detector_json(det, ndet));
 }
 
+/* {"eve": {...}}: how the EVE file was written. */
+static json_t *output_json(const struct vigil_stats *st)
+{
+    return with(json_object(), "eve",
+                counter_group(st, eve_output_fields, NFIELDS(eve_output_fields)));
+}
+
 static json_t *stats_record(int64_t ts_us, const struct vigil_stats *st,
                             const struct vigil_detector_count *det, size_t ndet)
 {
@@ -550,6 +574,7 @@ static json_t *stats_record(int64_t ts_us, const struct vigil_stats *st,
     bad |= put(body, "reassembly", reassembly_json(st));
     bad |= put(body, "flows", counter_group(st, flow_fields, NFIELDS(flow_fields)));
     bad |= put(body, "detect", detect_json(st, det, ndet));
+    bad |= put(body, "output", output_json(st));
     bad |= put(rec, "stats", body);
     if (bad) {
         json_decref(rec);
@@ -570,7 +595,7 @@ static int fail(struct vigil_eve *eve, int err)
 }
 
 /* Serialise rec (consumed) and write it as one line. */
-static int write_record(struct vigil_eve *eve, json_t *rec)
+static int write_record(struct vigil_eve *eve, json_t *rec, int kind)
 {
     if (!rec)
         return fail(eve, ENOMEM);
@@ -586,66 +611,76 @@ static int write_record(struct vigil_eve *eve, json_t *rec)
         return fail(eve, ENOMEM);
 
     line[len] = '\n';
-    errno = 0;
-    int ok = fwrite(line, 1, len + 1, eve->fp) == len + 1;
-    ok = fflush(eve->fp) == 0 && ok;
+    int rc = vigil_recfile_write(eve->rf, line, len + 1, kind);
     int err = errno;
     free(line);
-    if (!ok) {
-        clearerr(eve->fp);  /* the next record may still get through */
-        return fail(eve, err);
+    errno = err;
+    return rc;
+}
+
+struct vigil_eve *vigil_eve_open_backlog(const char *path, size_t backlog_bytes,
+                                         char *errbuf, size_t errlen)
+{
+    struct vigil_recfile_options o = {
+        .backlog_bytes = backlog_bytes,
+        .what = "EVE output",
+        .kind_names = eve_kind_names,
+    };
+    struct vigil_eve *eve = calloc(1, sizeof *eve);
+    if (!eve) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "cannot open EVE output %s: out of memory",
+                     path ? path : "(none)");
+        return NULL;
     }
-    return 0;
+    char why[512];
+    eve->rf = vigil_recfile_open(path, &o, why, sizeof why);
+    if (!eve->rf) {
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "%s", why);
+        free(eve);
+        return NULL;
+    }
+    return eve;
 }
 
 struct vigil_eve *vigil_eve_open(const char *path, char *errbuf, size_t errlen)
 {
-    int to_stdout = path && strcmp(path, "-") == 0;
-    FILE *fp = to_stdout ? stdout : path ? fopen(path, "a") : NULL;
-
-    if (!fp) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "cannot open EVE output %s: %s",
-                     path ? path : "(none)", path ? strerror(errno) : "no path");
-        return NULL;
-    }
-    struct vigil_eve *eve = calloc(1, sizeof *eve);
-    if (!eve) {
-        if (!to_stdout)
-            fclose(fp);
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "cannot open EVE output %s: out of memory", path);
-        return NULL;
-    }
-    eve->fp = fp;
-    eve->owned = !to_stdout;
-    if (eve->owned && (eve->path = strdup(path)) == NULL) {
-        fclose(fp);
-        free(eve);
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "cannot open EVE output %s: out of memory", path);
-        return NULL;
-    }
-    return eve;
+    return vigil_eve_open_backlog(path, VIGIL_EVE_BACKLOG_DEFAULT, errbuf, errlen);
 }
 
 int vigil_eve_close(struct vigil_eve *eve)
 {
     if (!eve)
         return 0;
-    if (fflush(eve->fp) != 0)
+    if (vigil_recfile_close(eve->rf) < 0)
         fail(eve, errno);
-    if (eve->owned && fclose(eve->fp) != 0)
-        fail(eve, errno);
-
     int failed = eve->failed, err = eve->first_errno;
-    free(eve->path);
     free(eve);
     if (failed) {
         errno = err;
         return -1;
     }
     return 0;
+}
+
+void vigil_eve_counters(const struct vigil_eve *eve, struct vigil_output_stats *out)
+{
+    struct vigil_recfile_counters c;
+    vigil_recfile_counters(eve->rf, &c);
+    *out = (struct vigil_output_stats){
+        .write_errors = c.write_errors,
+        .records_delayed = c.delayed,
+        .records_held = c.held,
+        .records_dropped = c.dropped,
+        .alerts_dropped = c.dropped_kind[EVE_KIND_ALERT],
+        .degraded = (uint64_t)c.degraded,
+    };
+}
+
+void vigil_eve_tick(struct vigil_eve *eve)
+{
+    vigil_recfile_tick(eve->rf);
 }
 
 int vigil_eve_write_alert(struct vigil_eve *eve, const struct vigil_alert_event *ev)
@@ -656,7 +691,7 @@ int vigil_eve_write_alert(struct vigil_eve *eve, const struct vigil_alert_event 
     }
     if (!ev || !ev->alert)
         return fail(eve, EINVAL);
-    return write_record(eve, alert_record(ev));
+    return write_record(eve, alert_record(ev), EVE_KIND_ALERT);
 }
 
 int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
@@ -669,7 +704,7 @@ int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
     }
     if (!st)
         return fail(eve, EINVAL);
-    return write_record(eve, stats_record(ts_us, st, det, ndet));
+    return write_record(eve, stats_record(ts_us, st, det, ndet), EVE_KIND_STATS);
 }
 
 json_t *vigil_eve_alert_json(const struct vigil_alert_event *ev)
@@ -703,32 +738,35 @@ static int eve_sink_close(void *self)
 
 /*
  * After a rotation (mv eve.json eve.json.1; kill -HUP): records are written
- * whole, so between two calls no line is half written; flush what is
- * buffered into the old file, then continue at the end of a fresh one. When
- * the path cannot be opened, keep writing the old file and say so.
+ * whole, so between two calls no line is half written; continue at the end
+ * of a fresh file (records held in memory go there). When the path cannot
+ * be opened, keep writing the old file and say so.
  */
 static int eve_sink_reopen(void *self)
 {
     struct vigil_eve *eve = self;
-    if (!eve->owned)
-        return 0;
-    FILE *nf = fopen(eve->path, "a");
-    if (nf == NULL) {
-        fprintf(stderr, "vigil: cannot reopen EVE output %s: %s; still writing the "
-                "old file\n", eve->path, strerror(errno));
-        return -1;
-    }
-    if (fflush(eve->fp) != 0 || fclose(eve->fp) != 0)
-        fail(eve, errno);
-    eve->fp = nf;
-    return 0;
+    return vigil_recfile_reopen(eve->rf);
+}
+
+static void eve_sink_tick(void *self)
+{
+    vigil_eve_tick(self);
+}
+
+static void eve_sink_report(void *self, struct vigil_stats *st)
+{
+    vigil_eve_counters(self, &st->eve_output);
 }
 
 int vigil_output_open_eve(const char *path, const struct vigil_output_env *env,
                           struct vigil_output *out, char *err, size_t errlen)
 {
-    (void)env;
-    struct vigil_eve *eve = vigil_eve_open(path, err, errlen);
+    int64_t kb = VIGIL_EVE_BACKLOG_DEFAULT / 1024;
+    if (env && env->cfg &&
+        vigil_config_int(env->cfg, "vigil", "eve_backlog_kb", kb, 0, 1 << 20, &kb, err,
+                         errlen) < 0)
+        return -1;
+    struct vigil_eve *eve = vigil_eve_open_backlog(path, (size_t)kb * 1024, err, errlen);
     if (eve == NULL)
         return -1;
     *out = (struct vigil_output){
@@ -738,6 +776,8 @@ int vigil_output_open_eve(const char *path, const struct vigil_output_env *env,
         .stats = eve_sink_stats,
         .close = eve_sink_close,
         .reopen = eve_sink_reopen,
+        .tick = eve_sink_tick,
+        .report = eve_sink_report,
     };
     return 0;
 }

@@ -31,15 +31,35 @@ struct vigil_detector_count {
 
 struct vigil_eve;
 
+/* Memory for records held while the file cannot be written ([vigil]
+ * eve_backlog_kb). */
+#define VIGIL_EVE_BACKLOG_DEFAULT ((size_t)4096 * 1024)
+
 /* Open path for appending ("-" is stdout). NULL and errbuf on failure. */
 struct vigil_eve *vigil_eve_open(const char *path, char *errbuf, size_t errlen);
-/* Flush and close; returns 0, or -1 if any write failed (errno kept). */
+/* The same, holding up to backlog_bytes of records in memory while the
+ * file cannot be written (0: drop them at once, counted). */
+struct vigil_eve *vigil_eve_open_backlog(const char *path, size_t backlog_bytes,
+                                         char *errbuf, size_t errlen);
+/* Write what is held and close; returns 0, or -1 if any record was lost
+ * or could not be built (errno kept). */
 int vigil_eve_close(struct vigil_eve *eve);
 
-/* Write one alert event. Returns 0 or -1 (I/O error). */
+/* How writing went: errors, records held, delayed and dropped. */
+void vigil_eve_counters(const struct vigil_eve *eve, struct vigil_output_stats *out);
+
+/* Called regularly: while the file cannot be written, try again (at most
+ * once a second). */
+void vigil_eve_tick(struct vigil_eve *eve);
+
+/*
+ * Write one alert event. Returns 0 when it was written or is held in
+ * memory for a file that cannot take it now; -1 when a record was lost
+ * (counted; errno set) or this one could not be built.
+ */
 int vigil_eve_write_alert(struct vigil_eve *eve, const struct vigil_alert_event *ev);
 
-/* Write one stats event at time ts_us. Returns 0 or -1. */
+/* Write one stats event at time ts_us. Returns 0 or -1, as above. */
 int vigil_eve_write_stats(struct vigil_eve *eve, int64_t ts_us,
                           const struct vigil_stats *st,
                           const struct vigil_detector_count *det, size_t ndet);

@@ -31,6 +31,12 @@ struct vigil_output {
     /* Reopen files after rotation (SIGHUP), between records; NULL if the
      * sink has no file. 0 or -1. */
     int (*reopen)(void *self);
+    /* Called regularly (live: every poll round); NULL if not needed. A sink
+     * that holds records for a file that could not take them retries here. */
+    void (*tick)(void *self);
+    /* Put the sink's own counters into st before a stats event; NULL if it
+     * has none. */
+    void (*report)(void *self, struct vigil_stats *st);
 };
 
 /* What a sink may need when it opens. */

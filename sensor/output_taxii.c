@@ -36,7 +36,7 @@ static const char *const known_keys[] = {
     "spool_dir", "spool_max_mb", "when_full", "sync_ms", "username", "password_file",
     "token_file", "ca_file", "insecure", "connect_timeout_sec", "timeout_sec",
     "status_timeout_sec", "retry_min_ms", "retry_max_sec", "drain_sec", "batch_records",
-    "batch_kb",
+    "batch_kb", "spool_backlog_kb",
 };
 
 static void wipe_free(char *s)
@@ -150,7 +150,7 @@ static int check_keys(struct vigil_config *cfg, char *err, size_t errlen)
 static int read_settings(struct taxii_sink *s, struct vigil_config *cfg,
                          struct vigil_taxii_options *o, char *err, size_t errlen)
 {
-    int64_t max_mb, sync_ms, insecure, cto, to, sto, rmin, rmax, drain, brec, bkb;
+    int64_t max_mb, sync_ms, insecure, cto, to, sto, rmin, rmax, drain, brec, bkb, mem_kb;
     if (check_keys(cfg, err, errlen) < 0 ||
         int_setting(cfg, "spool_max_mb", 256, 1, 1 << 20, &max_mb, err, errlen) < 0 ||
         int_setting(cfg, "sync_ms", 1000, 0, 60000, &sync_ms, err, errlen) < 0 ||
@@ -162,7 +162,8 @@ static int read_settings(struct taxii_sink *s, struct vigil_config *cfg,
         int_setting(cfg, "retry_max_sec", 60, 1, 86400, &rmax, err, errlen) < 0 ||
         int_setting(cfg, "drain_sec", 10, 0, 3600, &drain, err, errlen) < 0 ||
         int_setting(cfg, "batch_records", 100, 1, 10000, &brec, err, errlen) < 0 ||
-        int_setting(cfg, "batch_kb", 1024, 1, 1 << 20, &bkb, err, errlen) < 0)
+        int_setting(cfg, "batch_kb", 1024, 1, 1 << 20, &bkb, err, errlen) < 0 ||
+        int_setting(cfg, "spool_backlog_kb", 4096, 0, 1 << 20, &mem_kb, err, errlen) < 0)
         return -1;
     const char *dir = setting(cfg, "spool_dir");
     const char *full = setting(cfg, "when_full");
@@ -212,6 +213,7 @@ static int read_settings(struct taxii_sink *s, struct vigil_config *cfg,
             .dir = dir ? dir : DEFAULT_SPOOL_DIR,
             .max_bytes = (uint64_t)max_mb << 20,
             .when_full = policy,
+            .memory_bytes = (uint64_t)mem_kb << 10,
         },
     };
     return 0;

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,6 +26,14 @@
 #define REC_HDR VIGIL_SPOOL_RECORD_OVERHEAD
 #define ACK_FILE "acked"
 #define ACK_TMP "acked.tmp"
+#define RETRY_MS 1000           /* between attempts while the disk fails */
+
+/* A record the disk could not take yet, waiting in memory. */
+struct waiting {
+    struct waiting *next;
+    size_t len;
+    unsigned char data[];
+};
 
 struct seg {
     uint32_t id;
@@ -53,8 +62,16 @@ struct vigil_spool {
     int dirty;                  /* appended since the last sync */
     int full;                   /* in a cap episode (for one message) */
     int degraded;               /* in a write-error episode */
+    struct waiting *wq_head, *wq_tail;  /* records waiting for the disk, oldest first */
+    uint64_t mem_max;           /* cap on their payload */
+    int64_t next_try_ms;        /* next attempt while degraded */
+    int64_t since_ms;           /* degraded since */
+    int last_errno;
+    uint64_t ep_waited, ep_lost;    /* this episode */
     struct vigil_spool_counters c;
 };
+
+static void wq_pop(struct vigil_spool *sp);
 
 /* ---- CRC-32C ------------------------------------------------------------ */
 
@@ -82,6 +99,13 @@ uint32_t vigil_crc32c(uint32_t crc, const void *data, size_t len)
 }
 
 /* ---- little helpers ----------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -714,6 +738,7 @@ struct vigil_spool *vigil_spool_open(const struct vigil_spool_options *opt, char
     }
     sp->when_full = opt->when_full;
     sp->sync_every = opt->sync_every_record;
+    sp->mem_max = opt->memory_bytes;
 
     if (mkdirs(opt->dir) < 0 ||
         (sp->dir_fd = open(opt->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -780,6 +805,16 @@ int vigil_spool_close(struct vigil_spool *sp)
     if (sp == NULL)
         return 0;
     int rc = 0;
+    if (sp->wq_head && sp->fd >= 0 && vigil_spool_retry(sp, 1) < 0) {
+        vigil_err("%s spool %s: still cannot write at the end (%s); the %" PRIu64
+                  " records waiting in memory are lost", sp->name, sp->dir,
+                  strerror(sp->last_errno), sp->c.waiting);
+        rc = -1;
+    }
+    while (sp->wq_head) {
+        sp->c.unpersisted++;
+        wq_pop(sp);
+    }
     if (sp->fd >= 0) {
         if (sp->dirty && fdatasync(sp->fd) < 0) {
             vigil_err("%s spool %s: sync failed: %s", sp->name, sp->dir, strerror(errno));
@@ -883,6 +918,107 @@ static int append_locked(struct vigil_spool *sp, const void *data, size_t len)
     return 0;
 }
 
+/* ---- the disk cannot take records: hold them in memory ------------------- */
+
+/* An append failed with err: count it, and say so once per episode. */
+static void write_failed(struct vigil_spool *sp, int err)
+{
+    sp->c.write_errors++;
+    sp->last_errno = err;
+    sp->next_try_ms = mono_ms() + RETRY_MS;
+    if (sp->degraded)
+        return;
+    sp->degraded = 1;
+    sp->since_ms = mono_ms();
+    sp->ep_waited = sp->ep_lost = 0;
+    if (sp->mem_max > 0)
+        vigil_err("%s spool %s: cannot write: %s; holding up to %" PRIu64 " KiB of records "
+                  "in memory (the oldest are lost and counted beyond that), trying again "
+                  "every %d s", sp->name, sp->dir, strerror(err), (sp->mem_max + 1023) / 1024,
+                  RETRY_MS / 1000);
+    else
+        vigil_err("%s spool %s: cannot write: %s; records are lost until it can "
+                  "(counted)", sp->name, sp->dir, strerror(err));
+}
+
+static void write_recovered(struct vigil_spool *sp)
+{
+    vigil_err("%s spool %s: writing again after %.1f s; %" PRIu64 " records waited in "
+              "memory and were written, %" PRIu64 " lost", sp->name, sp->dir,
+              (double)(mono_ms() - sp->since_ms) / 1000.0, sp->ep_waited - sp->ep_lost,
+              sp->ep_lost);
+    sp->degraded = 0;
+}
+
+static void wq_pop(struct vigil_spool *sp)
+{
+    struct waiting *w = sp->wq_head;
+    sp->wq_head = w->next;
+    if (sp->wq_head == NULL)
+        sp->wq_tail = NULL;
+    sp->c.waiting--;
+    sp->c.waiting_bytes -= w->len;
+    free(w);
+}
+
+/* Keep a record for the disk. 0, or -1 when a record was lost doing so. */
+static int wq_push(struct vigil_spool *sp, const void *data, size_t len)
+{
+    int lost = 0;
+    sp->ep_waited++;
+    if (len > sp->mem_max) {
+        sp->c.unpersisted++;
+        sp->ep_lost++;
+        errno = sp->last_errno ? sp->last_errno : ENOSPC;
+        return -1;
+    }
+    while (sp->wq_head && sp->c.waiting_bytes + len > sp->mem_max) {
+        wq_pop(sp);
+        sp->c.unpersisted++;
+        sp->ep_lost++;
+        lost = 1;
+    }
+    struct waiting *w = malloc(sizeof *w + len);
+    if (w == NULL) {
+        sp->c.unpersisted++;
+        sp->ep_lost++;
+        errno = ENOMEM;
+        return -1;
+    }
+    w->next = NULL;
+    w->len = len;
+    memcpy(w->data, data, len);
+    if (sp->wq_tail)
+        sp->wq_tail->next = w;
+    else
+        sp->wq_head = w;
+    sp->wq_tail = w;
+    sp->c.waiting++;
+    sp->c.waiting_bytes += len;
+    if (lost) {
+        errno = sp->last_errno ? sp->last_errno : ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+/* Write what waits, oldest first. 0 when none is left, -1 when the disk
+ * still fails. */
+static int wq_drain(struct vigil_spool *sp)
+{
+    while (sp->wq_head) {
+        int rc = append_locked(sp, sp->wq_head->data, sp->wq_head->len);
+        if (rc < 0) {
+            write_failed(sp, errno);
+            return -1;
+        }
+        if (rc == 0)
+            sp->c.delayed++;
+        wq_pop(sp);     /* rc 1: refused by the cap policy, counted there */
+    }
+    return 0;
+}
+
 int vigil_spool_append(struct vigil_spool *sp, const void *data, size_t len)
 {
     if (len == 0 || len > VIGIL_SPOOL_MAX_RECORD) {
@@ -893,17 +1029,35 @@ int vigil_spool_append(struct vigil_spool *sp, const void *data, size_t len)
         return -1;
     }
     pthread_mutex_lock(&sp->mu);
-    int rc = append_locked(sp, data, len);
-    if (rc < 0) {
-        sp->c.unpersisted++;
-        if (!sp->degraded)
-            vigil_err("%s spool %s: cannot write: %s; records are lost until it can "
-                      "(counted)", sp->name, sp->dir, strerror(errno));
-        sp->degraded = 1;
-    } else if (rc == 0 && sp->degraded) {
-        vigil_err("%s spool %s: writing again (%" PRIu64 " records lost meanwhile)",
-                  sp->name, sp->dir, sp->c.unpersisted);
-        sp->degraded = 0;
+    int rc;
+    if (sp->degraded && sp->wq_head && (mono_ms() < sp->next_try_ms || wq_drain(sp) < 0)) {
+        rc = wq_push(sp, data, len);    /* behind the others: order is kept */
+    } else {
+        /* healthy, or nothing waits (any more): this record tests the disk */
+        rc = append_locked(sp, data, len);
+        if (rc < 0) {
+            write_failed(sp, errno);
+            rc = wq_push(sp, data, len);
+        } else if (sp->degraded) {
+            write_recovered(sp);
+        }
+    }
+    int err = errno;
+    pthread_mutex_unlock(&sp->mu);
+    errno = err;
+    return rc;
+}
+
+int vigil_spool_retry(struct vigil_spool *sp, int force)
+{
+    pthread_mutex_lock(&sp->mu);
+    int rc = 0;
+    if (sp->wq_head) {
+        rc = -1;
+        if ((force || mono_ms() >= sp->next_try_ms) && wq_drain(sp) == 0) {
+            write_recovered(sp);
+            rc = 0;
+        }
     }
     pthread_mutex_unlock(&sp->mu);
     return rc;

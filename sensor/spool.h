@@ -49,6 +49,8 @@ struct vigil_spool_options {
     uint64_t segment_bytes;     /* 0: max_bytes / 8, within [64 KiB, 32 MiB] */
     enum vigil_spool_full when_full;
     int sync_every_record;      /* fdatasync in every append (slow, safest) */
+    uint64_t memory_bytes;      /* records held in memory while the disk cannot take
+                                 * them (full, I/O error); 0: none, lost at once */
     const char *name;           /* prefix for messages, e.g. "taxii" */
 };
 
@@ -57,7 +59,12 @@ struct vigil_spool_counters {
     uint64_t acked;             /* records acknowledged this run */
     uint64_t dropped_oldest;    /* discarded unacknowledged (drop_oldest) */
     uint64_t dropped_new;       /* refused (drop_new, or larger than the cap) */
-    uint64_t unpersisted;       /* could not be written (disk full, I/O error) */
+    uint64_t unpersisted;       /* never written (disk full, I/O error): the memory
+                                 * queue was full, or the disk still full at close */
+    uint64_t write_errors;      /* failed append attempts */
+    uint64_t waiting;           /* records held in memory for the disk now */
+    uint64_t waiting_bytes;     /* their payload */
+    uint64_t delayed;           /* records written late, after waiting in memory */
     uint64_t torn;              /* torn tails cut off at open */
     uint64_t corrupt;           /* unreadable records skipped */
     uint64_t pending;           /* records waiting for acknowledgement now */
@@ -87,16 +94,29 @@ struct vigil_spool;
 struct vigil_spool *vigil_spool_open(const struct vigil_spool_options *opt, char *err,
                                      size_t errlen);
 
-/* Sync and close; unacknowledged records stay for the next open. 0, or -1
- * when the final sync failed. */
+/* Sync and close; unacknowledged records stay for the next open. Records
+ * still waiting in memory get one last try, else are lost (counted, said
+ * on stderr). 0, or -1 when the final sync failed or records were lost. */
 int vigil_spool_close(struct vigil_spool *sp);
 
 /*
  * Append one record of len bytes (1..VIGIL_SPOOL_MAX_RECORD). 0 when
- * written; 1 when refused by the cap policy (counted); -1 when it could not
- * be written (counted as unpersisted; a partial write is cut back).
+ * written, or held in memory because the disk cannot take it now; 1 when
+ * refused by the cap policy (counted); -1 when a record was lost (this one
+ * or the oldest held one: the memory queue is full; counted as
+ * unpersisted).
+ *
+ * A write that fails is cut back to the last whole record, so no torn
+ * record stays on disk. The spool then holds records in memory (up to
+ * memory_bytes, in order), logs that once, and tries the disk again at
+ * most once a second: on the next append or vigil_spool_retry(). When a
+ * write works, what waited is written first and one line says so.
  */
 int vigil_spool_append(struct vigil_spool *sp, const void *data, size_t len);
+
+/* Write the records waiting in memory if the disk takes them again; at most
+ * once a second unless force. 0 when none waits any more, -1 otherwise. */
+int vigil_spool_retry(struct vigil_spool *sp, int force);
 
 /*
  * Copy the oldest unacknowledged records into b: at most max_records, and

@@ -46,6 +46,16 @@ enum vigil_uninspected {
 
 const char *vigil_uninspected_name(enum vigil_uninspected u);
 
+/* How a sink that writes a file fared (stats.output.NAME). */
+struct vigil_output_stats {
+    uint64_t write_errors;      /* failed write attempts (disk full, I/O error) */
+    uint64_t records_delayed;   /* written late, after waiting in memory */
+    uint64_t records_held;      /* waiting in memory now */
+    uint64_t records_dropped;   /* lost: memory backlog full, or unwritable at the end */
+    uint64_t alerts_dropped;    /* of those, alerts */
+    uint64_t degraded;          /* 1 while the file cannot be written */
+};
+
 struct vigil_stats {
     uint64_t packets;           /* read from the capture */
     uint64_t bytes;             /* wire bytes */
@@ -79,6 +89,8 @@ struct vigil_stats {
     uint64_t kernel_received;   /* pcap_stats, live mode */
     uint64_t kernel_dropped;
     uint64_t iface_dropped;
+
+    struct vigil_output_stats eve_output;   /* filled by the EVE sink */
 };
 
 #endif

@@ -559,6 +559,7 @@ static void *worker(void *arg)
     uint64_t one_by_one = 0;    /* after a rejected batch: single records up to here */
     int64_t next_sync = now_ms() + t->o.sync_ms;
     for (;;) {
+        vigil_spool_retry(t->spool, 0);     /* records waiting for a full disk */
         if (t->o.sync_ms > 0 && now_ms() >= next_sync) {
             vigil_spool_sync(t->spool);
             next_sync = now_ms() + t->o.sync_ms;
@@ -815,16 +816,18 @@ int vigil_taxii_close(struct vigil_taxii *t)
         pthread_mutex_unlock(&t->mu);
         pthread_join(t->thread, NULL);
     }
+    vigil_spool_retry(t->spool, 1);     /* a last try for records waiting in memory */
     struct vigil_taxii_counters c;
     vigil_taxii_counters(t, &c);
     if (c.spool.pending > 0)
         vigil_err("taxii %s: %" PRIu64 " records not delivered yet; they stay in %s for "
                   "the next run", t->objects_url, c.spool.pending, t->o.spool.dir);
-    uint64_t lost = c.spool.dropped_new + c.spool.dropped_oldest + c.spool.unpersisted;
+    uint64_t unwritable = c.spool.unpersisted + c.spool.waiting;  /* waiting: lost at close */
+    uint64_t lost = c.spool.dropped_new + c.spool.dropped_oldest + unwritable;
     if (lost > 0)
         vigil_err("taxii %s: %" PRIu64 " records lost (%" PRIu64 " dropped by the spool cap, "
                   "%" PRIu64 " unwritable)", t->objects_url, lost,
-                  c.spool.dropped_new + c.spool.dropped_oldest, c.spool.unpersisted);
+                  c.spool.dropped_new + c.spool.dropped_oldest, unwritable);
     int rc = lost > 0 ? -1 : 0;
     struct vigil_spool *sp = t->spool;
     t->spool = NULL;

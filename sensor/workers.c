@@ -18,7 +18,9 @@
 #include <jansson.h>
 
 #include "capture.h"
+#include "eve.h"
 #include "log.h"
+#include "recfile.h"
 #include "workers.h"
 
 #ifndef SOL_PACKET
@@ -110,7 +112,7 @@ struct supervisor {
     const struct vigil_workers_options *o;
     struct worker w[VIGIL_MAX_WORKERS];
     int n;
-    FILE *out;
+    struct vigil_recfile *out;  /* the merged EVE file */
     int output_failed;
     int stopping;
     struct timespec started;
@@ -126,24 +128,47 @@ void vigil_workers_ready(int ready_fd)
     close(ready_fd);
 }
 
-static FILE *open_output(const char *path)
+static const char *const kind_names[VIGIL_RECFILE_KINDS] = { "alerts", "stats" };
+
+static struct vigil_recfile *open_output(const char *path)
 {
-    if (strcmp(path, "-") == 0)
-        return stdout;
-    FILE *f = fopen(path, "a");
-    if (f == NULL)
-        vigil_err("cannot open EVE output %s: %s", path, strerror(errno));
-    return f;
+    struct vigil_recfile_options ro = {
+        .backlog_bytes = VIGIL_EVE_BACKLOG_DEFAULT,
+        .what = "EVE output",
+        .kind_names = kind_names,
+    };
+    char err[512];
+    struct vigil_recfile *rf = vigil_recfile_open(path, &ro, err, sizeof err);
+    if (rf == NULL)
+        vigil_err("%s", err);
+    return rf;
 }
 
-static void put_line(struct supervisor *s, const char *line, size_t len)
+/* One line, its newline included: written whole, or held while the file
+ * cannot take it (recfile.h). */
+static void put_line(struct supervisor *s, const char *line, size_t len, int kind)
 {
-    if (fwrite(line, 1, len, s->out) != len || fputc('\n', s->out) == EOF) {
-        if (!s->output_failed)
-            vigil_err("%s: writing alerts failed: %s", s->o->eve_path, strerror(errno));
+    if (vigil_recfile_write(s->out, line, len, kind) < 0)
         s->output_failed = 1;
-        clearerr(s->out);
-    }
+}
+
+/* The merged file's own counters, in place of the workers' (their EVE goes
+ * to a pipe). */
+static void put_output_counters(struct supervisor *s, json_t *stats)
+{
+    struct vigil_recfile_counters c;
+    vigil_recfile_counters(s->out, &c);
+    json_t *eve = json_pack("{sIsIsIsIsIsI}", "write_errors", (json_int_t)c.write_errors,
+                            "records_delayed", (json_int_t)c.delayed,
+                            "records_held", (json_int_t)c.held,
+                            "records_dropped", (json_int_t)c.dropped,
+                            "alerts_dropped", (json_int_t)c.dropped_kind[0],
+                            "degraded", (json_int_t)c.degraded);
+    json_t *out = json_object_get(stats, "output");
+    if (eve && json_is_object(out))
+        json_object_set_new(out, "eve", eve);
+    else
+        json_decref(eve);
 }
 
 /* dst += src, counter by counter; other values are copied when absent. */
@@ -199,10 +224,17 @@ static void write_merged_stats(struct supervisor *s)
     } else {
         json_decref(per);
     }
+    put_output_counters(s, json_object_get(sum, "stats"));
     char *line = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (line) {
-        put_line(s, line, strlen(line));
+    size_t len = line ? strlen(line) : 0;
+    char *nl = line ? realloc(line, len + 2) : NULL;
+    if (nl) {
+        memcpy(nl + len, "\n", 2);
+        put_line(s, nl, len + 1, 1);
+        free(nl);
+    } else {
         free(line);
+        s->output_failed = 1;
     }
     json_decref(sum);
 }
@@ -218,19 +250,20 @@ static int starts_with_stats(const char *line, size_t len)
     return 0;
 }
 
+/* One line of a worker, without its newline (which follows it in memory). */
 static void handle_line(struct supervisor *s, struct worker *w, const char *line, size_t len)
 {
     if (len == 0)
         return;
     /* EVE writes timestamp first, event_type second. */
     if (!starts_with_stats(line, len)) {
-        put_line(s, line, len);
+        put_line(s, line, len + 1, 0);
         return;
     }
     json_t *st = json_loadb(line, len, 0, NULL);
     if (st == NULL || !json_is_object(json_object_get(st, "stats"))) {
         json_decref(st);
-        put_line(s, line, len);
+        put_line(s, line, len + 1, 0);
         return;
     }
     json_decref(w->stats);
@@ -354,8 +387,8 @@ static pid_t start_worker(struct supervisor *s, int i, vigil_worker_fn fn)
             if (s->w[k].ready_fd >= 0)
                 close(s->w[k].ready_fd);
         }
-        if (s->out != stdout)
-            fclose(s->out);
+        if (strcmp(vigil_recfile_path(s->out), "-") != 0)
+            close(vigil_recfile_fd(s->out));     /* the parent's file, not ours */
         close(out[0]);
         close(rdy[0]);
         if (dup2(out[1], STDOUT_FILENO) < 0)
@@ -435,17 +468,7 @@ int vigil_workers_run(const struct vigil_workers_options *o, vigil_worker_fn fn)
         }
         if (*o->reopen) {
             *o->reopen = 0;
-            if (s->out != stdout) {
-                FILE *nf = fopen(o->eve_path, "a");
-                if (nf == NULL) {
-                    vigil_err("cannot reopen %s: %s; still writing the old file",
-                              o->eve_path, strerror(errno));
-                } else {
-                    fflush(s->out);
-                    fclose(s->out);
-                    s->out = nf;
-                }
-            }
+            vigil_recfile_reopen(s->out);   /* says so when it cannot */
         }
         struct pollfd pfd[2 * VIGIL_MAX_WORKERS];
         struct worker *who[2 * VIGIL_MAX_WORKERS];
@@ -489,7 +512,7 @@ int vigil_workers_run(const struct vigil_workers_options *o, vigil_worker_fn fn)
                 drain_worker(s, w);
             }
         }
-        fflush(s->out);
+        vigil_recfile_tick(s->out);     /* a full disk: try the held lines again */
         if (reap(s)) {
             for (int i = 0; i < s->n; i++) {
                 struct worker *w = &s->w[i];
@@ -520,10 +543,9 @@ int vigil_workers_run(const struct vigil_workers_options *o, vigil_worker_fn fn)
         }
     }
     write_merged_stats(s);
-    if (fflush(s->out) != 0)
+    if (vigil_recfile_close(s->out) < 0)
         s->output_failed = 1;
-    if (s->out != stdout && fclose(s->out) != 0)
-        s->output_failed = 1;
+    s->out = NULL;
     if (!o->quiet && nready == s->n)
         summary(s);
     for (int i = 0; i < s->n; i++) {

@@ -459,7 +459,10 @@ static void test_missing_addresses(void **state)
 static void test_stats_layout(void **state)
 {
     static const char *const top[] = {"timestamp", "event_type", "stats", NULL};
-    static const char *const groups[] = {"capture", "decoder", "reassembly", "flows", "detect", NULL};
+    static const char *const groups[] = {"capture", "decoder", "reassembly", "flows", "detect",
+                                         "output", NULL};
+    static const char *const eve_out[] = {"write_errors", "records_delayed", "records_held",
+                                          "records_dropped", "alerts_dropped", "degraded", NULL};
     static const char *const capture[] = {
         "packets", "bytes", "kernel_received", "kernel_dropped", "iface_dropped",
         "bad_caplen", "bad_timestamp", NULL,
@@ -499,6 +502,9 @@ static void test_stats_layout(void **state)
     st.flows_created = 12;
     st.flows_active = 2;
     st.alerts = 5;
+    st.eve_output.records_dropped = 3;
+    st.eve_output.alerts_dropped = 2;
+    st.eve_output.degraded = 1;
 
     temp_path(path, sizeof path);
     struct vigil_eve *eve = vigil_eve_open(path, NULL, 0);
@@ -555,6 +561,13 @@ static void test_stats_layout(void **state)
     assert_int_equal(json_object_size(by), 2);
     assert_int_equal(json_integer_value(json_object_get(by, "portscan")), 5);
     assert_int_equal(json_integer_value(json_object_get(by, "dns_tunnel")), 0);
+
+    json_t *out = json_object_get(json_object_get(s, "output"), "eve");
+    assert_keys(out, eve_out);
+    assert_int_equal(json_integer_value(json_object_get(out, "records_dropped")), 3);
+    assert_int_equal(json_integer_value(json_object_get(out, "alerts_dropped")), 2);
+    assert_int_equal(json_integer_value(json_object_get(out, "degraded")), 1);
+    assert_int_equal(json_integer_value(json_object_get(out, "write_errors")), 0);
 
     json_t *second = json_object_get(json_object_get(json_array_get(recs, 1), "stats"), "detect");
     assert_int_equal(json_object_size(json_object_get(second, "by_detector")), 0);
@@ -622,11 +635,30 @@ static void test_write_errors(void **state)
         return;
     }
     memset(&st, 0, sizeof st);
+    /* A full device: records wait in memory, and are lost (counted) when
+     * it is still full at the end. */
     struct vigil_eve *eve = vigil_eve_open("/dev/full", NULL, 0);
+    assert_non_null(eve);
+    assert_int_equal(vigil_eve_write_alert(eve, &ev), 0);
+    assert_int_equal(vigil_eve_write_stats(eve, 0, &st, NULL, 0), 0);
+    struct vigil_output_stats oc;
+    vigil_eve_counters(eve, &oc);
+    assert_int_equal(oc.degraded, 1);
+    assert_int_equal(oc.records_held, 2);
+    assert_true(oc.write_errors >= 1);
+    assert_int_equal(oc.records_dropped, 0);
+    assert_int_equal(vigil_eve_close(eve), -1);
+    assert_int_equal(errno, ENOSPC);
+
+    /* With no backlog, each record that cannot be written is dropped. */
+    eve = vigil_eve_open_backlog("/dev/full", 0, NULL, 0);
     assert_non_null(eve);
     assert_int_equal(vigil_eve_write_alert(eve, &ev), -1);
     assert_int_equal(errno, ENOSPC);
     assert_int_equal(vigil_eve_write_stats(eve, 0, &st, NULL, 0), -1);
+    vigil_eve_counters(eve, &oc);
+    assert_int_equal(oc.records_dropped, 2);
+    assert_int_equal(oc.alerts_dropped, 1);
     assert_int_equal(vigil_eve_close(eve), -1);
     assert_int_equal(errno, ENOSPC);
 

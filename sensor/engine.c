@@ -34,6 +34,7 @@ struct vigil_engine {
     struct vigil_flow_table *flows;
     char sensor_name[256];      /* [vigil] sensor_name, else the host name */
     int64_t max_frag_datagrams; /* [vigil] fragment_datagrams */
+    int64_t max_embryonic;      /* [vigil] embryonic_streams */
     struct vigil_output outputs[VIGIL_MAX_OUTPUTS];
     size_t noutputs;
     uint64_t *alerts_by_plugin;
@@ -150,7 +151,7 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
                          int64_t timeout_us[VIGIL_FLOWQ_COUNT], char *err, size_t errlen)
 {
     struct vigil_config *c = &e->cfg;
-    int64_t tcp, other, closed, frags;
+    int64_t tcp, other, closed, frags, embryonic;
     if (vigil_config_int(c, CORE_SECTION, "n_tcp_streams", 131072, 1024, 1 << 24,
                          n_streams, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "max_flows", 65536, 1024, 1 << 26,
@@ -162,9 +163,12 @@ static int core_settings(struct vigil_engine *e, int64_t *n_streams, int64_t *ma
         vigil_config_int(c, CORE_SECTION, "closed_timeout_sec", 2, 0, 3600,
                          &closed, err, errlen) < 0 ||
         vigil_config_int(c, CORE_SECTION, "fragment_datagrams", 4096, 16, 1 << 20,
-                         &frags, err, errlen) < 0)
+                         &frags, err, errlen) < 0 ||
+        vigil_config_int(c, CORE_SECTION, "embryonic_streams", 16384, 16, 1 << 22,
+                         &embryonic, err, errlen) < 0)
         return -1;
     e->max_frag_datagrams = frags;
+    e->max_embryonic = embryonic;
     timeout_us[VIGIL_FLOWQ_TCP] = tcp * US_PER_SEC;
     timeout_us[VIGIL_FLOWQ_OTHER] = other * US_PER_SEC;
     timeout_us[VIGIL_FLOWQ_CLOSED] = closed * US_PER_SEC;
@@ -316,7 +320,8 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     }
     vigil_plugin_host_set_resolver(e->plugins, resolve_flow, e);
     struct vigil_reasm_config rc = { .n_tcp_streams = (int)n_streams,
-                                      .max_frag_datagrams = (int)e->max_frag_datagrams };
+                                      .max_frag_datagrams = (int)e->max_frag_datagrams,
+                                      .max_embryonic = (int)e->max_embryonic };
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
     e->reasm_open = 1;

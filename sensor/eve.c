@@ -424,6 +424,15 @@ static const struct counter_field reassembly_fields[] = {
     COUNTER("bytes", stream_bytes),
 };
 
+static const struct counter_field embryonic_fields[] = {
+    COUNTER("held", embryonic.held),
+    COUNTER("completed", embryonic.completed),
+    COUNTER("evicted", embryonic.evicted),
+    COUNTER("expired", embryonic.expired),
+    COUNTER("reset", embryonic.reset),
+    COUNTER("pending", embryonic.pending),
+};
+
 static const struct counter_field flow_fields[] = {
     COUNTER("created", flows_created),
     COUNTER("expired", flows_expired),
@@ -505,9 +514,11 @@ static json_t *reassembly_json(const struct vigil_stats *st)
 
     g = with(g, "warnings", named_counts(nids_warning_names, st->nids_warnings,
                                          0, VIGIL_NW_COUNT, 1));
-    return with(g, "uninspected_bytes",
-                named_counts(uninspected_names, st->uninspected_bytes, 0,
-                             VIGIL_UNINSPECTED_COUNT, 1));
+    g = with(g, "uninspected_bytes",
+             named_counts(uninspected_names, st->uninspected_bytes, 0,
+                          VIGIL_UNINSPECTED_COUNT, 1));
+    return with(g, "embryonic",
+                counter_group(st, embryonic_fields, NFIELDS(embryonic_fields)));
 }
 
 /* {name: alerts}; a name listed twice gets the sum. */

@@ -11,7 +11,11 @@
  *  - its default syslog handler can overflow a stack buffer: ours counts;
  *  - callbacks are dropped by nids_init(), so they are registered after;
  *  - a stream evicted because the table is full arrives as NIDS_TIMED_OUT
- *    (libnids has no idle timeout of its own).
+ *    (libnids has no idle timeout of its own);
+ *  - it creates a stream for every client SYN and evicts the oldest-created
+ *    one when full, so handshakes wait in embryo.c until they complete.
+ *    Held SYN and SYN-ACK lose any payload: libnids ignores the payload of
+ *    both, and with checksums off the shorter copies are equivalent.
  */
 #include <pcap/pcap.h>
 #include <nids.h>
@@ -20,6 +24,7 @@
 
 #include <time.h>
 
+#include "embryo.h"
 #include "fragbudget.h"
 #include "log.h"
 #include "reasm.h"
@@ -39,6 +44,7 @@ static struct {
     int64_t now_us;             /* packet time of the datagram being fed */
     uint8_t *scratch;           /* writable copy for datagrams with options */
     struct vigil_fragbudget *frags;
+    struct vigil_embryo *embryo;
 } g_reasm;
 
 /* Must outlive every nids_init(): libnids keeps the pointer. */
@@ -156,7 +162,11 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
     g_reasm.scratch = calloc(1, REASM_SCRATCH);
     g_reasm.frags = vigil_fragbudget_new(cfg->max_frag_datagrams > 0
                                              ? (size_t)cfg->max_frag_datagrams : 4096);
-    if (g_reasm.dead == NULL || g_reasm.scratch == NULL || g_reasm.frags == NULL) {
+    g_reasm.embryo = vigil_embryo_new(cfg->max_embryonic > 0 ? (size_t)cfg->max_embryonic
+                                                             : 16384,
+                                      NULL, &stats->embryonic);
+    if (g_reasm.dead == NULL || g_reasm.scratch == NULL || g_reasm.frags == NULL ||
+        g_reasm.embryo == NULL) {
         vigil_seterr(err, errlen, "reassembly: out of memory");
         goto fail;
     }
@@ -190,6 +200,7 @@ fail:
         pcap_close(g_reasm.dead);
     free(g_reasm.scratch);
     vigil_fragbudget_free(g_reasm.frags);
+    vigil_embryo_free(g_reasm.embryo);
     memset(&g_reasm, 0, sizeof g_reasm);
     return -1;
 }
@@ -217,6 +228,46 @@ static int admit_fragment(const vigil_packet *pkt)
     return 0;
 }
 
+/* One datagram to libnids at packet time ts_us (the header lengths
+ * describe exactly len bytes). */
+static void hand_over(const uint8_t *ip, uint32_t len, int64_t ts_us, int copy)
+{
+    struct pcap_pkthdr h;
+    h.ts.tv_sec = (time_t)(ts_us / 1000000);
+    h.ts.tv_usec = (suseconds_t)(ts_us % 1000000);
+    h.caplen = h.len = len;
+    g_reasm.stats->nids_packets++;
+    /* libnids writes into IPv4 option bytes: give it a copy of those (with
+     * zeroed slack after the datagram, for its word-sized reads). */
+    u_char *data = (u_char *)(uintptr_t)ip;
+    if (copy) {
+        memcpy(g_reasm.scratch, ip, len);
+        memset(g_reasm.scratch + len, 0, REASM_SLACK);
+        data = g_reasm.scratch;
+    }
+    nids_pcap_handler(NULL, &h, data);
+}
+
+/* Whether libnids has a stream for this TCP packet's connection. */
+static int nids_tracks(const vigil_packet *pkt)
+{
+    struct tuple4 t;
+    t.source = pkt->sport;
+    t.dest = pkt->dport;
+    memcpy(&t.saddr, pkt->src.bytes, 4);
+    memcpy(&t.daddr, pkt->dst.bytes, 4);
+    if (nids_find_tcp_stream(&t))
+        return 1;
+    struct tuple4 r = { t.dest, t.source, t.daddr, t.saddr };   /* from the server */
+    return nids_find_tcp_stream(&r) != NULL;
+}
+
+static int client_syn(const vigil_packet *pkt)
+{
+    return pkt->ip_proto == 6 && (pkt->flags & VIGIL_PKT_HAS_L4) &&
+           (pkt->tcp_flags & (VIGIL_TCP_SYN | VIGIL_TCP_ACK | VIGIL_TCP_RST)) == VIGIL_TCP_SYN;
+}
+
 int vigil_reasm_feed(const vigil_packet *pkt)
 {
     if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4 || pkt->l3_len < 20 ||
@@ -230,21 +281,21 @@ int vigil_reasm_feed(const vigil_packet *pkt)
     uint32_t total = (uint32_t)ip[2] << 8 | ip[3];
     if (total != pkt->l3_len || (uint32_t)(ip[0] & 0x0f) * 4 > total)
         return 0;
-    struct pcap_pkthdr h;
-    h.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);
-    h.ts.tv_usec = (suseconds_t)(pkt->ts_us % 1000000);
-    h.caplen = h.len = pkt->l3_len;
     g_reasm.now_us = pkt->ts_us;
-    g_reasm.stats->nids_packets++;
-    /* libnids writes into IPv4 option bytes: give it a copy of those (with
-     * zeroed slack after the datagram, for its word-sized reads). */
-    u_char *data = (u_char *)(uintptr_t)pkt->l3_hdr;
-    if (pkt->flags & (VIGIL_PKT_IP_OPTIONS | VIGIL_PKT_FRAGMENT)) {
-        memcpy(g_reasm.scratch, pkt->l3_hdr, pkt->l3_len);
-        memset(g_reasm.scratch + pkt->l3_len, 0, REASM_SLACK);
-        data = g_reasm.scratch;
+    struct vigil_embryo_release rel;
+    int tracked = client_syn(pkt) && nids_tracks(pkt);
+    switch (vigil_embryo_packet(g_reasm.embryo, pkt, tracked, &rel)) {
+    case VIGIL_EMBRYO_HOLD:
+        return 1;
+    case VIGIL_EMBRYO_RELEASE:
+        hand_over(rel.syn.bytes, rel.syn.len, rel.syn.ts_us, 1);
+        hand_over(rel.synack.bytes, rel.synack.len, rel.synack.ts_us, 1);
+        break;
+    case VIGIL_EMBRYO_PASS:
+        break;
     }
-    nids_pcap_handler(NULL, &h, data);
+    hand_over(ip, pkt->l3_len, pkt->ts_us,
+              (pkt->flags & (VIGIL_PKT_IP_OPTIONS | VIGIL_PKT_FRAGMENT)) != 0);
     return 1;
 }
 
@@ -252,15 +303,7 @@ int vigil_reasm_tracks(const vigil_packet *pkt)
 {
     if (!g_reasm.open || pkt->l3 != VIGIL_L3_IPV4)
         return 0;
-    struct tuple4 t;
-    t.source = pkt->sport;
-    t.dest = pkt->dport;
-    memcpy(&t.saddr, pkt->src.bytes, 4);
-    memcpy(&t.daddr, pkt->dst.bytes, 4);
-    if (nids_find_tcp_stream(&t))
-        return 1;
-    struct tuple4 r = { t.dest, t.source, t.daddr, t.saddr };   /* from the server */
-    return nids_find_tcp_stream(&r) != NULL;
+    return nids_tracks(pkt);
 }
 
 void vigil_reasm_close(void)
@@ -271,6 +314,7 @@ void vigil_reasm_close(void)
     pcap_close(g_reasm.dead);   /* only after nids_exit, which uses it */
     free(g_reasm.scratch);
     vigil_fragbudget_free(g_reasm.frags);
+    vigil_embryo_free(g_reasm.embryo);    /* pending handshakes stay counted as pending */
     memset(&g_reasm, 0, sizeof g_reasm);
 }
 

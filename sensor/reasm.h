@@ -26,6 +26,7 @@ typedef void (*vigil_reasm_event_fn)(void *user, const vigil_stream *st, void **
 struct vigil_reasm_config {
     int n_tcp_streams;          /* libnids hash size; holds 3/4 of it */
     int max_frag_datagrams;     /* datagrams libnids may hold in reassembly */
+    int max_embryonic;          /* TCP handshakes held until they complete */
     int collect_data;           /* deliver DATA events (someone listens) */
 };
 
@@ -40,10 +41,13 @@ int vigil_reasm_open(const struct vigil_reasm_config *cfg, struct vigil_stats *s
  * when it was kept from libnids: cut by the snaplen, or a fragment with
  * fewer than 8 data bytes (libnids mishandles those), or of a new datagram
  * while max_frag_datagrams are waiting (both counted as uninspected).
+ * The SYN and SYN-ACK of a new TCP connection wait (see embryo.h) and go to
+ * libnids just before the client's ACK that completes the handshake.
  */
 int vigil_reasm_feed(const vigil_packet *pkt);
 
-/* Whether libnids holds a stream for this TCP packet's connection. */
+/* Whether libnids holds a stream for this TCP packet's connection (not
+ * while its handshake is pending: libnids has seen nothing of it yet). */
 int vigil_reasm_tracks(const vigil_packet *pkt);
 
 /* The libnids version we were built with, e.g. "1.26". */

@@ -56,6 +56,17 @@ struct vigil_output_stats {
     uint64_t degraded;          /* 1 while the file cannot be written */
 };
 
+/* TCP handshakes held back from libnids until they complete (embryo.c):
+ * held = completed + evicted + expired + reset + pending. */
+struct vigil_embryo_counts {
+    uint64_t held;              /* new connections' client SYNs */
+    uint64_t completed;         /* the client ACKed the SYN-ACK: to libnids */
+    uint64_t evicted;           /* table full: least recently active dropped */
+    uint64_t expired;           /* idle 30 s of packet time */
+    uint64_t reset;             /* ended by an acceptable RST */
+    uint64_t pending;           /* held now */
+};
+
 struct vigil_stats {
     uint64_t packets;           /* read from the capture */
     uint64_t bytes;             /* wire bytes */
@@ -77,6 +88,7 @@ struct vigil_stats {
     uint64_t streams_open_at_end;
     uint64_t stream_bytes;      /* reassembled bytes delivered */
     uint64_t uninspected_bytes[VIGIL_UNINSPECTED_COUNT];
+    struct vigil_embryo_counts embryonic;
 
     uint64_t flows_created;
     uint64_t flows_expired;     /* idle timeout in packet time */

@@ -15,8 +15,8 @@
  *    finished (streams flushed, detectors' on_finish, final stats) when
  *    the process exits. Inputs therefore share flow and stream state, as
  *    consecutive captures in one sensor run do. The tables are set to
- *    their minimum sizes (n_tcp_streams, max_flows = 1024) so eviction
- *    paths run and memory stays bounded.
+ *    their minimum sizes (n_tcp_streams, max_flows = 1024, 16 pending
+ *    handshakes) so eviction paths run and memory stays bounded.
  *  - in the replay driver (onefile.c, no libFuzzer): every input runs in
  *    a forked child, twice: once with no plugins and once with the
  *    default plugins, each through engine_new -> replay -> finish ->
@@ -69,6 +69,7 @@ const char *__lsan_default_suppressions(void)
 static char *const g_settings[] = {
     "vigil.n_tcp_streams=1024",
     "vigil.max_flows=1024",
+    "vigil.embryonic_streams=16",
 };
 
 static void cleanup(void)

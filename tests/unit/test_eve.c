@@ -474,11 +474,12 @@ static void test_stats_layout(void **state)
     static const char *const reasm[] = {
         "ipv4_packets", "streams_established", "streams_closed", "streams_reset",
         "streams_evicted", "streams_open_at_end", "bytes", "warnings",
-        "uninspected_bytes", NULL,
+        "uninspected_bytes", "embryonic", NULL,
     };
     static const char *const flows[] = {"created", "expired", "evicted", "active", NULL};
     static const char *const detect[] = {"alerts", "suppressed", "deduplicated", "by_detector", NULL};
     static const char *const uninspected[] = {"midstream", "ipv6", "table_full", "snaplen_cut", "tiny_fragment", "fragment_budget", NULL};
+    static const char *const embryonic[] = {"held", "completed", "evicted", "expired", "reset", "pending", NULL};
     static const struct vigil_detector_count det[] = {
         {"portscan", 3}, {"dns_tunnel", 0}, {"portscan", 2},
     };
@@ -499,6 +500,9 @@ static void test_stats_layout(void **state)
     st.nids_warnings[VIGIL_NW_TCP_BADFLAGS] = 6;
     st.stream_bytes = 123456789012345;
     st.uninspected_bytes[VIGIL_UNINSPECTED_CUT] = 77;
+    st.embryonic.held = 9;
+    st.embryonic.evicted = 8;
+    st.embryonic.pending = 1;
     st.flows_created = 12;
     st.flows_active = 2;
     st.alerts = 5;
@@ -550,6 +554,11 @@ static void test_stats_layout(void **state)
     json_t *un = json_object_get(re, "uninspected_bytes");
     assert_keys(un, uninspected);
     assert_int_equal(json_integer_value(json_object_get(un, "snaplen_cut")), 77);
+    json_t *emb = json_object_get(re, "embryonic");
+    assert_keys(emb, embryonic);
+    assert_int_equal(json_integer_value(json_object_get(emb, "held")), 9);
+    assert_int_equal(json_integer_value(json_object_get(emb, "evicted")), 8);
+    assert_int_equal(json_integer_value(json_object_get(emb, "pending")), 1);
 
     json_t *fl = json_object_get(s, "flows");
     assert_keys(fl, flows);

@@ -147,6 +147,35 @@ static void test_midstream_is_ignored(void **state)
     assert_int_equal(g_seen.n, 0);
 }
 
+/* Handshakes that never complete wait outside libnids' table (embryo.c):
+ * 2,000 spoofed SYNs, each with a blind ACK, evict nothing there. */
+static void test_embryonic_flood_evicts_nothing(void **state)
+{
+    (void)state;
+    uint64_t completed = g_stats.embryonic.completed;
+    session(50, 30000, 0);
+    g_seen.n = 0;
+    uint64_t evicted = g_stats.streams_evicted, held = g_stats.embryonic.held;
+    for (uint16_t i = 0; i < 2000; i++) {
+        feed(0, 100, (uint16_t)(1000 + i), 77u * i, 0, 0x02, NULL);
+        feed(0, 100, (uint16_t)(1000 + i), 77u * i + 1, 12345, 0x10, NULL);
+    }
+    feed(0, 50, 30000, 1011, 5008, 0x18, "after");
+    assert_int_equal(g_seen.n, 1);
+    assert_int_equal(g_seen.ev[0].event, VIGIL_STREAM_DATA);
+    assert_string_equal(g_seen.ev[0].data, "after");
+    assert_int_equal(g_stats.streams_evicted, evicted);
+    assert_int_equal(g_stats.embryonic.held - held, 2000);
+    assert_int_equal(g_stats.embryonic.pending, 2000);
+    /* One of them completes after all: libnids sees the whole handshake. */
+    feed(1, 100, 1999, 9000, 77u * 999 + 1, 0x12, NULL);
+    feed(0, 100, 1999, 77u * 999 + 1, 9001, 0x10, NULL);
+    assert_int_equal(g_seen.n, 2);
+    assert_int_equal(g_seen.ev[1].event, VIGIL_STREAM_ESTABLISHED);
+    assert_int_equal(g_seen.ev[1].client_port, 1999);
+    assert_int_equal(g_stats.embryonic.completed - completed, 2);   /* and the victim's */
+}
+
 /* 1024 buckets hold 769 streams: the 770th evicts the oldest. */
 static void test_table_full_evicts_and_counts(void **state)
 {
@@ -187,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_events_in_order),
         cmocka_unit_test(test_midstream_is_ignored),
+        cmocka_unit_test(test_embryonic_flood_evicts_nothing),
         cmocka_unit_test(test_table_full_evicts_and_counts),
         cmocka_unit_test(test_close_flushes_open_streams),
     };

@@ -1,8 +1,11 @@
 /* engine.c - the packet path and its bookkeeping. */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,10 +22,21 @@
 #include "plugin_host.h"
 #include "reasm.h"
 #include "stats.h"
+#include "watchdog.h"
 
 #define CORE_SECTION "vigil"
 #define VIGIL_MAX_OUTPUTS 8
 #define US_PER_SEC 1000000
+#define WATCHDOG_SID 9000001        /* the sensor's own alerts: 9000001-9000099 */
+#define WATCHDOG_DUMP_NAME "watchdog.pcap"
+#define WATCHDOG_BUDGET_DEFAULT_MS 1000
+
+/* [vigil] plugin_budget_ms, plugin_overrun, watchdog_dump. */
+struct watchdog_settings {
+    int64_t budget_ms;          /* 0: no budget */
+    int exit;                   /* plugin_overrun = exit */
+    char *dump;                 /* watchdog_dump, resolved; NULL: the default */
+};
 
 struct vigil_engine {
     struct vigil_engine_options opt;
@@ -48,6 +62,19 @@ struct vigil_engine {
     int64_t next_stats_wall_us;
     struct timespec started;
     struct engine_generation *gen;  /* settings of the last reload (NULL: cfg) */
+    /* The plugin call budget (watchdog.h) and what an overrun does. */
+    struct vigil_watchdog *watchdog;
+    int64_t budget_ms;
+    int wd_deferred;            /* start it with the next packet */
+    int overrun_exit;           /* plugin_overrun = exit */
+    int stopping;               /* ... and it happened: no more packets */
+    char *dump_path;            /* where an overrun's packet goes; NULL: nowhere */
+    int dumped;                 /* the dump file was started in this run */
+    uint64_t sensor_alerts;     /* the sensor's own alerts (detector "vigil") */
+    /* The frame being processed, for the dump (NULL between packets). */
+    int cur_dlt;
+    const struct pcap_pkthdr *cur_hdr;
+    const uint8_t *cur_data;
 };
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -98,6 +125,18 @@ static struct vigil_flow *stream_flow(struct vigil_engine *e, const vigil_stream
     return f;
 }
 
+/* A packet's flow: IP only; ports for the protocols that have them. */
+static inline struct vigil_flow *packet_flow(struct vigil_engine *e, const vigil_packet *p,
+                                             int create)
+{
+    if (p == NULL || (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6))
+        return NULL;
+    int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
+                 (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
+    return vigil_flow_get(e->flows, &p->src, &p->dst, ported ? p->sport : 0,
+                          ported ? p->dport : 0, p->ip_proto, p->ts_us, create);
+}
+
 /* The flow of the event a plugin asks about (see plugin_host.h). */
 static struct vigil_flow *resolve_flow(void *user, const vigil_packet *p,
                                        const vigil_stream *st)
@@ -105,12 +144,7 @@ static struct vigil_flow *resolve_flow(void *user, const vigil_packet *p,
     struct vigil_engine *e = user;
     if (st)
         return stream_flow(e, st, 1);
-    if (p == NULL || (p->l3 != VIGIL_L3_IPV4 && p->l3 != VIGIL_L3_IPV6))
-        return NULL;
-    int ported = (p->flags & VIGIL_PKT_HAS_L4) &&
-                 (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
-    return vigil_flow_get(e->flows, &p->src, &p->dst, ported ? p->sport : 0,
-                          ported ? p->dport : 0, p->ip_proto, p->ts_us, 1);
+    return packet_flow(e, p, 1);
 }
 
 static int stream_ends(uint32_t event)
@@ -258,6 +292,282 @@ static int close_outputs(struct vigil_engine *e)
     return failed ? -1 : 0;
 }
 
+/* ---- the plugin call budget (watchdog.h) ----------------------------------- */
+
+static int read_watchdog_settings(struct vigil_config *c, struct watchdog_settings *w,
+                                  char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    if (vigil_config_int(c, CORE_SECTION, "plugin_budget_ms", WATCHDOG_BUDGET_DEFAULT_MS, 0,
+                         3600 * 1000, &w->budget_ms, err, errlen) < 0)
+        return -1;
+    struct vigil_config_entry *p = vigil_config_find(c, CORE_SECTION, "plugin_overrun");
+    if (p && strcmp(p->value, "exit") == 0) {
+        w->exit = 1;
+    } else if (p && strcmp(p->value, "disable") != 0) {
+        vigil_seterr(err, errlen, "%s:%d: plugin_overrun: expected disable or exit, got '%s'",
+                     p->file, p->line, p->value);
+        return -1;
+    }
+    struct vigil_config_entry *d = vigil_config_find(c, CORE_SECTION, "watchdog_dump");
+    if (d && d->value[0] != '\0' && (w->dump = vigil_config_entry_path(d)) == NULL) {
+        vigil_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Where an overrun's packet goes: watchdog_dump, else watchdog.pcap beside
+ * the EVE file, else (EVE on standard output, or to a device such as
+ * /dev/null) nowhere. A worker adds its number, so workers never write one
+ * file. NULL: nowhere (or no memory).
+ */
+static char *dump_path(const struct vigil_engine *e, const char *setting)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    if (setting) {
+        snprintf(path, sizeof path, "%s", setting);
+    } else if (strcmp(e->opt.eve_path, "-") != 0 && e->opt.worker == 0 &&
+               stat(e->opt.eve_path, &st) == 0 && S_ISREG(st.st_mode)) {
+        const char *slash = strrchr(e->opt.eve_path, '/');
+        if (slash)
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - e->opt.eve_path),
+                     e->opt.eve_path, WATCHDOG_DUMP_NAME);
+        else
+            snprintf(path, sizeof path, "%s", WATCHDOG_DUMP_NAME);
+    } else {
+        return NULL;
+    }
+    if (e->opt.worker > 0) {
+        size_t n = strlen(path);
+        snprintf(path + n, sizeof path - n, ".%d", e->opt.worker - 1);
+    }
+    return strdup(path);
+}
+
+/* Write the frame being processed to the dump file: the first overrun of a
+ * run starts the file, later ones append. 0, or -1 with why. */
+static int dump_frame(struct vigil_engine *e, char *why, size_t len)
+{
+    if (e->cur_data == NULL) {
+        vigil_seterr(why, len, "no packet was being processed");
+        return -1;
+    }
+    if (e->dump_path == NULL) {
+        vigil_seterr(why, len, "no dump file (EVE does not go to a file; set [vigil] "
+                     "watchdog_dump)");
+        return -1;
+    }
+    pcap_t *dead = pcap_open_dead(e->cur_dlt, 262144);
+    if (dead == NULL) {
+        vigil_seterr(why, len, "%s: out of memory", e->dump_path);
+        return -1;
+    }
+    pcap_dumper_t *d = e->dumped ? pcap_dump_open_append(dead, e->dump_path)
+                                 : pcap_dump_open(dead, e->dump_path);
+    int rc = -1;
+    if (d == NULL) {
+        vigil_seterr(why, len, "%s", pcap_geterr(dead));
+    } else {
+        pcap_dump((u_char *)d, e->cur_hdr, e->cur_data);
+        if (pcap_dump_flush(d) == 0)
+            rc = 0;
+        else
+            vigil_seterr(why, len, "%s: write failed", e->dump_path);
+        pcap_dump_close(d);
+        e->dumped = 1;
+    }
+    pcap_close(dead);
+    return rc;
+}
+
+static void format_endpoint(const vigil_addr *a, uint16_t port, int ported, char *buf,
+                            size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->family == 4 || a->family == 6)
+        inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, ip, sizeof ip);
+    if (!ported)
+        snprintf(buf, len, "%s", ip);
+    else if (a->family == 6)
+        snprintf(buf, len, "[%s]:%u", ip, port);
+    else
+        snprintf(buf, len, "%s:%u", ip, port);
+}
+
+/* The sensor's own alert: not filtered, not shared (STIX, MISP, TAXII);
+ * counted under detector "vigil". */
+static void emit_sensor_alert(struct vigil_engine *e, const vigil_alert *a, uint64_t flow_id)
+{
+    struct vigil_alert_event ev = {
+        .alert = a, .detector = "vigil", .ts_us = a->ts_us, .flow_id = flow_id,
+    };
+    e->stats.alerts++;
+    e->sensor_alerts++;
+    for (size_t i = 0; i < e->noutputs; i++)
+        if (!output_shares(&e->outputs[i]) && e->outputs[i].alert(e->outputs[i].self, &ev) < 0)
+            e->output_failed = 1;
+}
+
+/*
+ * A plugin call overran its budget and was stopped (the plugin is disabled
+ * already): name the plugin and the packet in an alert and on stderr, dump
+ * the packet, and with plugin_overrun = exit stop taking packets.
+ */
+static void on_overrun(void *user, const struct vigil_overrun *o)
+{
+    struct vigil_engine *e = user;
+    e->stats.plugins_disabled++;
+    vigil_packet decoded;
+    const vigil_packet *p = o->pkt;
+    if (p == NULL && e->cur_data != NULL) {     /* a stream, tick or expiry */
+        enum vigil_decode_event ev;
+        uint32_t wirelen = e->cur_hdr->len < e->cur_hdr->caplen ? e->cur_hdr->caplen
+                                                                 : e->cur_hdr->len;
+        if (vigil_decode(e->cur_dlt, e->cur_data, e->cur_hdr->caplen, wirelen, &decoded,
+                         &ev) == VIGIL_DECODE_OK)
+            p = &decoded;
+    }
+    vigil_alert a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    int ported = 0;
+    if (p != NULL) {
+        a.src = p->src;
+        a.dst = p->dst;
+        if (p->l3 != VIGIL_L3_ARP) {
+            a.ip_proto = p->ip_proto;
+            ported = (p->flags & VIGIL_PKT_HAS_L4) &&
+                     (p->ip_proto == 6 || p->ip_proto == 17 || p->ip_proto == 132);
+        }
+        if (ported) {
+            a.sport = p->sport;
+            a.dport = p->dport;
+        }
+    } else if (o->st != NULL) {
+        a.src = o->st->client;
+        a.dst = o->st->server;
+        a.sport = o->st->client_port;
+        a.dport = o->st->server_port;
+        a.ip_proto = 6;
+        ported = 1;
+    }
+    /* The flow, if known without changing the table: a nested call may be
+     * inside a table operation right now. */
+    struct vigil_flow *flow = o->flow;
+    if (flow == NULL && !o->nested && o->st != NULL && e->cur_stream_slot != NULL)
+        flow = *e->cur_stream_slot;
+    if (flow == NULL && !o->nested && o->pkt != NULL)
+        flow = packet_flow(e, o->pkt, 0);
+    uint64_t flow_id = flow ? flow->flow_id
+                     : a.ip_proto ? vigil_flow_id(&a.src, &a.dst, a.sport, a.dport, a.ip_proto, 0)
+                     : 0;
+
+    char why[512] = "", budget[24], ran[24], number[24], sig[160];
+    int dumped = dump_frame(e, why, sizeof why) == 0;
+    snprintf(budget, sizeof budget, "%" PRId64, o->budget_ms);
+    snprintf(ran, sizeof ran, "%" PRId64, o->ran_ms);
+    snprintf(number, sizeof number, "%" PRIu64, e->stats.packets);
+    snprintf(sig, sizeof sig, "detector %s disabled: one call ran longer than %" PRId64 " ms",
+             o->name, o->budget_ms);
+    vigil_meta meta[8];
+    size_t n = 0;
+    meta[n++] = (vigil_meta){ "plugin", o->name };
+    meta[n++] = (vigil_meta){ "callback", o->callback };
+    meta[n++] = (vigil_meta){ "budget_ms", budget };
+    meta[n++] = (vigil_meta){ "ran_ms", ran };
+    meta[n++] = (vigil_meta){ "policy", e->overrun_exit ? "exit" : "disable" };
+    if (e->cur_data != NULL)
+        meta[n++] = (vigil_meta){ "packet", number };
+    if (dumped)
+        meta[n++] = (vigil_meta){ "packet_dump", e->dump_path };
+    a.gid = 1;
+    a.signature_id = WATCHDOG_SID;
+    a.rev = 1;
+    a.severity = 2;
+    a.signature = sig;
+    a.category = "Detector disabled";
+    a.attack_category = "sensor_evasion";
+    a.attack_technique = "detector_overrun";
+    a.ts_us = e->now_us;
+    a.meta = meta;
+    a.meta_count = n;
+    emit_sensor_alert(e, &a, flow_id);
+
+    char ts[40], src[64], dst[64], what[400];
+    vigil_format_ts(e->now_us, ts, sizeof ts);
+    format_endpoint(&a.src, a.sport, ported, src, sizeof src);
+    format_endpoint(&a.dst, a.dport, ported, dst, sizeof dst);
+    uint64_t shown_id = flow_id & ((UINT64_C(1) << 53) - 1);  /* as EVE prints it */
+    if (e->cur_data != NULL)
+        snprintf(what, sizeof what, "packet %s at %s, %s -> %s, flow %" PRIu64, number, ts,
+                 src, dst, shown_id);
+    else if (o->st != NULL)
+        snprintf(what, sizeof what, "the stream %s -> %s at the end of input (%s), flow %"
+                 PRIu64, src, dst, ts, shown_id);
+    else
+        snprintf(what, sizeof what, "no packet (%s)", ts);
+    vigil_err("watchdog: detector %s disabled: its %s call ran %" PRId64 " ms, over its "
+              "budget of %" PRId64 " ms, on %s; %s%s%s", o->name, o->callback, o->ran_ms,
+              o->budget_ms, what, dumped ? "packet written to " : "packet not written: ",
+              dumped ? e->dump_path : why,
+              e->overrun_exit ? "; stopping (plugin_overrun = exit)" : "");
+    if (e->overrun_exit) {
+        e->stopping = 1;
+        if (e->opt.stop)
+            *e->opt.stop = 1;
+    }
+}
+
+static void attach_watchdog(struct vigil_engine *e)
+{
+    vigil_plugin_host_set_watchdog(e->plugins, e->watchdog, on_overrun, e);
+    size_t n = vigil_plugin_host_count(e->plugins);
+    const char *names[64];
+    for (size_t i = 0; i < n && i < 64; i++)
+        names[i] = vigil_plugin_host_name(e->plugins, i);
+    vigil_watchdog_set_names(e->watchdog, names, n < 64 ? n : 64);
+}
+
+/*
+ * The watchdog the settings ask for starts with the first packet: its
+ * timer signal never interrupts the setup (privileges, daemon, pid file).
+ */
+static void start_watchdog(struct vigil_engine *e)
+{
+    char err[256];
+    e->wd_deferred = 0;
+    if (e->budget_ms <= 0 || e->watchdog != NULL)
+        return;
+    if ((e->watchdog = vigil_watchdog_start(e->budget_ms, err, sizeof err)) == NULL) {
+        vigil_err("%s; detectors run without a time budget", err);
+        return;
+    }
+    attach_watchdog(e);
+}
+
+/* Settings w (whose dump path it takes) for the current plugins: a new
+ * budget stops the running watchdog; the next packet starts its successor. */
+static void apply_watchdog(struct vigil_engine *e, struct watchdog_settings *w)
+{
+    if (w->budget_ms != e->budget_ms) {
+        vigil_watchdog_stop(e->watchdog);
+        e->watchdog = NULL;
+        e->budget_ms = w->budget_ms;
+    }
+    e->overrun_exit = w->exit;
+    free(e->dump_path);
+    e->dump_path = e->budget_ms > 0 ? dump_path(e, w->dump) : NULL;
+    free(w->dump);
+    w->dump = NULL;
+    if (e->watchdog != NULL)
+        attach_watchdog(e);
+    else
+        e->wd_deferred = e->budget_ms > 0;
+}
+
 struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
                                       char *err, size_t errlen, int *exit_code)
 {
@@ -268,6 +578,7 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
         return NULL;
     }
     e->opt = *opt;
+    struct watchdog_settings wds = { 0 };
     if (vigil_community_id_init() < 0) {
         vigil_seterr(err, errlen, "cannot initialise SHA-1 (OpenSSL): out of memory?");
         *exit_code = 1;
@@ -287,6 +598,8 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
             goto fail;
     int64_t n_streams, max_flows, timeouts[VIGIL_FLOWQ_COUNT];
     if (core_settings(e, &n_streams, &max_flows, timeouts, err, errlen) < 0)
+        goto fail;
+    if (read_watchdog_settings(&e->cfg, &wds, err, errlen) < 0)
         goto fail;
     if (read_home_net(e, err, errlen) < 0)
         goto fail;
@@ -325,8 +638,10 @@ struct vigil_engine *vigil_engine_new(const struct vigil_engine_options *opt,
     if (vigil_reasm_open(&rc, &e->stats, on_stream, e, err, errlen) < 0)
         goto fail;
     e->reasm_open = 1;
+    apply_watchdog(e, &wds);
     return e;
 fail:
+    free(wds.dump);
     vigil_engine_free(e);
     return NULL;
 }
@@ -425,8 +740,8 @@ static int wants_reassembly(const vigil_packet *p)
     return p->l3 == VIGIL_L3_IPV4 && (p->ip_proto == 6 || p->ip_proto == 1);
 }
 
-void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
-                         const uint8_t *data)
+static void packet_path(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
+                        const uint8_t *data)
 {
     struct vigil_stats *s = &e->stats;
     s->packets++;
@@ -454,12 +769,31 @@ void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkth
     count_uninspected(e, &pkt);
 }
 
+void vigil_engine_packet(struct vigil_engine *e, int dlt, const struct pcap_pkthdr *h,
+                         const uint8_t *data)
+{
+    if (e->stopping)
+        return;
+    if (e->wd_deferred)
+        start_watchdog(e);
+    e->cur_dlt = dlt;           /* for the watchdog's dump */
+    e->cur_hdr = h;
+    e->cur_data = data;
+    packet_path(e, dlt, h, data);
+    e->cur_data = NULL;
+}
+
+int vigil_engine_stopping(const struct vigil_engine *e)
+{
+    return e->stopping;
+}
+
 /* ---- stats and the end -------------------------------------------------- */
 
 static int write_stats(struct vigil_engine *e, int64_t ts_us)
 {
     size_t n = vigil_plugin_host_count(e->plugins);
-    struct vigil_detector_count det[64];
+    struct vigil_detector_count det[65];
     if (n > 64)
         n = 64;
     for (size_t i = 0; i < n; i++) {
@@ -469,6 +803,8 @@ static int write_stats(struct vigil_engine *e, int64_t ts_us)
     for (size_t i = 0; i < e->noutputs; i++)
         if (e->outputs[i].report)
             e->outputs[i].report(e->outputs[i].self, &e->stats);
+    if (e->sensor_alerts > 0)
+        det[n++] = (struct vigil_detector_count){ "vigil", e->sensor_alerts };
     int rc = 0;
     for (size_t i = 0; i < e->noutputs; i++)
         if (e->outputs[i].stats &&
@@ -522,8 +858,12 @@ static void print_summary(struct vigil_engine *e)
                 " dropped by the interface\n", s->kernel_received, s->kernel_dropped,
                 s->iface_dropped);
     for (size_t i = 0; i < vigil_plugin_host_count(e->plugins); i++)
-        fprintf(stderr, "vigil:   %-16s %" PRIu64 " alerts\n",
-                vigil_plugin_host_name(e->plugins, i), e->alerts_by_plugin[i]);
+        fprintf(stderr, "vigil:   %-16s %" PRIu64 " alerts%s\n",
+                vigil_plugin_host_name(e->plugins, i), e->alerts_by_plugin[i],
+                vigil_plugin_host_disabled(e->plugins, i)
+                    ? " (disabled: one call ran longer than its time budget)" : "");
+    if (e->sensor_alerts > 0)
+        fprintf(stderr, "vigil:   %-16s %" PRIu64 " alerts\n", "vigil", e->sensor_alerts);
 }
 
 int vigil_engine_finish(struct vigil_engine *e)
@@ -600,6 +940,7 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
     struct vigil_alert_filter *filter = NULL;
     struct vigil_flow_table *flows = NULL;
     uint64_t *by_plugin = NULL;
+    struct watchdog_settings wds = { 0 };
     if (g == NULL) {
         vigil_seterr(err, errlen, "out of memory");
         return -1;
@@ -621,7 +962,7 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
     int rc = core_settings(e, &n_streams, &max_flows, timeouts, err, errlen);
     g->cfg = e->cfg;
     e->cfg = running;
-    if (rc < 0)
+    if (rc < 0 || read_watchdog_settings(&g->cfg, &wds, err, errlen) < 0)
         goto fail;
     struct vigil_config_entry *hn = vigil_config_find(&g->cfg, CORE_SECTION, "home_net");
     char why[256];
@@ -680,8 +1021,12 @@ int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen)
     e->alerts_by_plugin = by_plugin;
     generation_free(e->gen);
     e->gen = g;
+    /* The new set runs under the new budget (the old set is gone, so the
+     * watchdog may be stopped here). */
+    apply_watchdog(e, &wds);
     return 0;
 fail:
+    free(wds.dump);
     free(by_plugin);
     vigil_flow_table_free(flows);
     vigil_alert_filter_free(filter);
@@ -722,6 +1067,8 @@ void vigil_engine_free(struct vigil_engine *e)
         vigil_reasm_close();
     vigil_flow_table_free(e->flows);    /* releases plugin flow state first */
     vigil_plugin_host_free(e->plugins);
+    vigil_watchdog_stop(e->watchdog);   /* after the last plugin call */
+    free(e->dump_path);
     generation_free(e->gen);            /* after the plugins that read it */
     vigil_alert_filter_free(e->filter);
     vigil_addrset_free(&e->home_net);

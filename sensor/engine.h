@@ -6,6 +6,7 @@
 #define VIGIL_ENGINE_H
 
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@ struct vigil_engine_options {
     size_t nsettings;
     const struct vigil_output_spec *outputs;   /* sinks besides EVE */
     size_t noutputs;
+    int worker;                 /* --workers: this worker's number + 1; else 0 */
+    volatile sig_atomic_t *stop; /* set when the engine stops taking packets */
 };
 
 struct vigil_engine;
@@ -63,6 +66,13 @@ void vigil_engine_free(struct vigil_engine *e);
  * sections need a restart.
  */
 int vigil_engine_reload(struct vigil_engine *e, char *err, size_t errlen);
+
+/*
+ * A detector overran [vigil] plugin_budget_ms and plugin_overrun = exit:
+ * the engine takes no more packets and sets *opt->stop; the caller stops
+ * reading, finishes (vigil_engine_finish) and exits with its own status.
+ */
+int vigil_engine_stopping(const struct vigil_engine *e);
 
 /* SIGHUP: every sink that writes a file reopens it (after log rotation).
  * 0, or -1 when some sink could not (it keeps its old file). */

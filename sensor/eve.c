@@ -555,7 +555,8 @@ static json_t *detect_json(const struct vigil_stats *st,
 
     if (put(obj, "alerts", count(st->alerts)) ||
         put(obj, "suppressed", count(st->alerts_suppressed)) ||
-        put(obj, "deduplicated", count(st->alerts_deduplicated))) {
+        put(obj, "deduplicated", count(st->alerts_deduplicated)) ||
+        put(obj, "plugins_disabled", count(st->plugins_disabled))) {
         json_decref(obj);
         obj = NULL;
     }

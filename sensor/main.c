@@ -29,6 +29,8 @@ enum {
     EXIT_OK = 0,
     EXIT_INPUT = 1,             /* unreadable/truncated input, interface, I/O */
     EXIT_USAGE = 2,             /* bad option, filter, rules, plugin, link type */
+    EXIT_OVERRUN = 3,           /* a detector overran its budget, plugin_overrun = exit */
+    /* 4: VIGIL_EXIT_WATCHDOG_STUCK, the overrun could not be interrupted */
 };
 
 /* Set from the signal handlers; the capture loops poll them. */
@@ -132,7 +134,9 @@ static void usage(FILE *out)
 "  -V, --version      versions of vigil, libpcap, libnids and the plugin ABI\n"
 "\n"
 "Exit status: 0 success; 1 unreadable or truncated input, interface or output\n"
-"error; 2 bad usage, filter, rules, plugin or unsupported link type.\n",
+"error; 2 bad usage, filter, rules, plugin or unsupported link type; 3 a detector\n"
+"overran its time budget ([vigil] plugin_overrun = exit); 4 an overrun that\n"
+"could not be interrupted.\n",
             VIGIL_PLUGIN_DIR, VIGIL_RULES_DIR);
 }
 
@@ -463,7 +467,7 @@ static void install_signals(void)
  */
 /* The engine's options from the command line. */
 static struct vigil_engine_options engine_options(const struct cli *c, const char *eve_path,
-                                                  int quiet, int live)
+                                                  int quiet, int live, int worker)
 {
     struct vigil_engine_options eo = {
         .plugin_dir = c->plugin_dir,
@@ -479,11 +483,15 @@ static struct vigil_engine_options engine_options(const struct cli *c, const cha
         .nsettings = c->nsettings,
         .outputs = c->outputs,
         .noutputs = c->noutputs,
+        .worker = worker,
+        .stop = &g_stop,
     };
     return eo;
 }
 
-static int live_session(struct cli *c, const char *eve_path, int quiet, int ready_fd)
+/* worker: the worker's number + 1, or 0 for the one process. */
+static int live_session(struct cli *c, const char *eve_path, int quiet, int ready_fd,
+                        int worker)
 {
     char err[1024] = "";
     int code = EXIT_OK;
@@ -493,7 +501,7 @@ static int live_session(struct cli *c, const char *eve_path, int quiet, int read
         vigil_err("%s", err);
         return code;
     }
-    struct vigil_engine_options eo = engine_options(c, eve_path, quiet, 1);
+    struct vigil_engine_options eo = engine_options(c, eve_path, quiet, 1, worker);
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
         vigil_err("%s", err);
@@ -524,16 +532,18 @@ static int live_session(struct cli *c, const char *eve_path, int quiet, int read
     if (lc.cs.dropped)
         vigil_err("%llu packets with a wrong TCP/UDP checksum were not inspected",
                   (unsigned long long)lc.cs.dropped);
+    int overran = vigil_engine_stopping(e);
     int out_failed = vigil_engine_finish(e) < 0;
     vigil_engine_free(e);
     vigil_capture_close(cap);
+    if (overran)
+        return EXIT_OVERRUN;
     return (broken || out_failed) ? EXIT_INPUT : EXIT_OK;
 }
 
 static int worker_main(void *user, int index, int ready_fd)
 {
-    (void)index;
-    return live_session(user, "-", 1, ready_fd);
+    return live_session(user, "-", 1, ready_fd, index + 1);
 }
 
 /* Every worker is capturing: the supervisor drops privileges too. */
@@ -569,7 +579,7 @@ static int run_live(struct cli *c)
     install_signals();
     if (c->workers <= 1) {
         c->live.fanout_mode = VIGIL_FANOUT_NONE;
-        return live_session(c, c->eve_path, c->quiet, -1);
+        return live_session(c, c->eve_path, c->quiet, -1, 0);
     }
     c->live.fanout_group = (int)(getpid() & 0xffff);
     struct vigil_workers_options wo = {
@@ -631,7 +641,7 @@ static int run(struct cli *c)
     }
     const char *eve_path = setup_only ? "/dev/null" : c->eve_path;
     struct vigil_engine_options eo =
-        engine_options(c, eve_path, c->quiet || setup_only, c->iface != NULL);
+        engine_options(c, eve_path, c->quiet || setup_only, c->iface != NULL, 0);
     struct vigil_engine *e = vigil_engine_new(&eo, err, sizeof err, &code);
     if (e == NULL) {
         vigil_err("%s", err);
@@ -660,9 +670,12 @@ static int run(struct cli *c)
         broken = vigil_capture_replay(cap, replay_packet, &rc, &g_stop);
         vigil_progress_finish(&rc.progress);
     }
+    int overran = vigil_engine_stopping(e);
     int out_failed = vigil_engine_finish(e) < 0;
     vigil_engine_free(e);
     vigil_capture_close(cap);
+    if (overran)
+        return EXIT_OVERRUN;
     if (c->report_path && !out_failed &&
         vigil_report_file(c->eve_path, c->report_path, c->quiet) != 0)
         out_failed = 1;

@@ -13,6 +13,7 @@
 #include "dirlist.h"
 #include "log.h"
 #include "plugin_host.h"
+#include "watchdog.h"
 
 #define HOST_MAX_PLUGINS 64
 #define HOST_MAX_META 64
@@ -42,6 +43,8 @@ struct loaded_plugin {
     size_t nlists;
     char **paths;               /* resolved config_path() answers */
     size_t npaths;
+    struct vigil_wd_code code;  /* where its code is mapped (watchdog) */
+    int disabled;               /* overran its budget: never called again */
 };
 
 struct vigil_ctx {
@@ -72,7 +75,41 @@ struct vigil_plugin_host {
     const vigil_stream *cur_stream;
     struct vigil_flow *cur_flow;
     int cur_resolved;
+    /* The time budget of plugin calls (NULL: none) and who hears of an
+     * overrun. */
+    struct vigil_watchdog *watchdog;
+    struct vigil_wd_calls *wd;
+    vigil_overrun_fn overrun;
+    void *overrun_user;
+    size_t ndisabled;
 };
+
+/* One call into a plugin, as the watchdog names and guards it. */
+enum call_kind {
+    CALL_PACKET,
+    CALL_STREAM,
+    CALL_TICK,
+    CALL_FINISH,
+    CALL_FLOW_FREE,
+};
+
+static const char *const call_names[] = {
+    [CALL_PACKET] = "on_packet",
+    [CALL_STREAM] = "on_stream",
+    [CALL_TICK] = "on_tick",
+    [CALL_FINISH] = "on_finish",
+    [CALL_FLOW_FREE] = "flow_free",
+};
+
+struct call {
+    enum call_kind kind;
+    const vigil_packet *pkt;
+    const vigil_stream *st;
+    int64_t now_us;
+    void *flow_state;
+};
+
+static void call_plugin(struct vigil_plugin_host *h, size_t i, const struct call *c);
 
 static struct vigil_flow *current_flow(struct vigil_plugin_host *h)
 {
@@ -99,12 +136,14 @@ static void api_log(vigil_ctx *ctx, int level, const char *fmt, ...)
 {
     if (ctx == NULL || level > ctx->host->verbosity)
         return;
+    vigil_wd_service_enter(ctx->host->wd);
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     vigil_err("%s: %s: %s", ctx->host->plugins[ctx->index].name, level_name(level), msg);
+    vigil_wd_service_leave(ctx->host->wd);
 }
 
 static int valid_addr(const vigil_addr *a)
@@ -112,7 +151,7 @@ static int valid_addr(const vigil_addr *a)
     return a->family == 0 || a->family == 4 || a->family == 6;
 }
 
-static int api_emit_alert(vigil_ctx *ctx, const vigil_alert *in)
+static int do_emit_alert(vigil_ctx *ctx, const vigil_alert *in)
 {
     if (ctx == NULL || in == NULL || in->size < ALERT_MIN_SIZE)
         return VIGIL_EINVAL;
@@ -162,8 +201,8 @@ static void settings_error(struct vigil_plugin_host *h, const char *msg)
         snprintf(h->start_err, sizeof h->start_err, "%s", msg);
 }
 
-static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def,
-                          int64_t min, int64_t max, int64_t *out)
+static int do_config_int(vigil_ctx *ctx, const char *key, int64_t def,
+                         int64_t min, int64_t max, int64_t *out)
 {
     if (ctx == NULL || key == NULL || out == NULL)
         return VIGIL_EINVAL;
@@ -182,7 +221,7 @@ static void *api_flow_state(vigil_ctx *ctx)
     return flow ? flow->slots[ctx->index] : NULL;
 }
 
-static int api_set_flow_state(vigil_ctx *ctx, void *state)
+static int do_set_flow_state(vigil_ctx *ctx, void *state)
 {
     struct vigil_flow *flow = ctx && ctx->in_event ? current_flow(ctx->host) : NULL;
     if (flow == NULL)
@@ -190,8 +229,10 @@ static int api_set_flow_state(vigil_ctx *ctx, void *state)
     struct loaded_plugin *p = &ctx->host->plugins[ctx->index];
     void *old = flow->slots[ctx->index];
     flow->slots[ctx->index] = state;
-    if (old != NULL && old != state && p->desc.flow_free)
-        p->desc.flow_free(p->state, old);
+    if (old != NULL && old != state && p->desc.flow_free) {
+        struct call c = { .kind = CALL_FLOW_FREE, .flow_state = old };
+        call_plugin(ctx->host, ctx->index, &c);
+    }
     return VIGIL_OK;
 }
 
@@ -229,7 +270,7 @@ static struct addr_list *find_list(struct vigil_plugin_host *h, struct loaded_pl
     return l;
 }
 
-static int api_config_path(vigil_ctx *ctx, const char *key, const char **out)
+static int do_config_path(vigil_ctx *ctx, const char *key, const char **out)
 {
     if (ctx == NULL || key == NULL || out == NULL)
         return VIGIL_EINVAL;
@@ -257,6 +298,51 @@ static int api_config_addr_match(vigil_ctx *ctx, const char *key, const vigil_ad
     if (l->bad)
         return VIGIL_EINVAL;
     return vigil_addrset_contains(&l->set, a);
+}
+
+/*
+ * The services as plugins see them. The watchdog never jumps from host
+ * code, nor from a call while calls nested in it run (watchdog.h), so no
+ * service is ever cut halfway. Those a plugin may spend long in (writing
+ * an alert or a log line, replacing its flow state, allocating) are also
+ * bracketed: an overrun noticed inside one takes effect the moment it
+ * returns to the plugin. The cheap reads (flow_state, now_us,
+ * in_home_net, config_str, config_addr_match) are not: they are the hot
+ * ones, and a plugin looping over them spends its time in its own code.
+ */
+#define WD_OF(ctx) ((ctx) ? (ctx)->host->wd : NULL)
+
+static int api_emit_alert(vigil_ctx *ctx, const vigil_alert *in)
+{
+    vigil_wd_service_enter(WD_OF(ctx));
+    int rc = do_emit_alert(ctx, in);
+    vigil_wd_service_leave(WD_OF(ctx));
+    return rc;
+}
+
+static int api_config_int(vigil_ctx *ctx, const char *key, int64_t def, int64_t min,
+                          int64_t max, int64_t *out)
+{
+    vigil_wd_service_enter(WD_OF(ctx));
+    int rc = do_config_int(ctx, key, def, min, max, out);
+    vigil_wd_service_leave(WD_OF(ctx));
+    return rc;
+}
+
+static int api_set_flow_state(vigil_ctx *ctx, void *state)
+{
+    vigil_wd_service_enter(WD_OF(ctx));
+    int rc = do_set_flow_state(ctx, state);
+    vigil_wd_service_leave(WD_OF(ctx));
+    return rc;
+}
+
+static int api_config_path(vigil_ctx *ctx, const char *key, const char **out)
+{
+    vigil_wd_service_enter(WD_OF(ctx));
+    int rc = do_config_path(ctx, key, out);
+    vigil_wd_service_leave(WD_OF(ctx));
+    return rc;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -297,9 +383,11 @@ static void unload(struct loaded_plugin *p)
     for (size_t i = 0; i < p->npaths; i++)
         free(p->paths[i]);
     free(p->paths);
-    if (p->initialised && p->desc.fini)
+    /* A disabled plugin was stopped halfway: its state is abandoned, and
+     * its code stays mapped (it may have left anything pointing into it). */
+    if (p->initialised && p->desc.fini && !p->disabled)
         p->desc.fini(p->state);
-    if (p->dl)
+    if (p->dl && !p->disabled)
         dlclose(p->dl);
     free(p->path);
     memset(p, 0, sizeof *p);
@@ -439,6 +527,8 @@ int vigil_plugin_host_load_file(struct vigil_plugin_host *h, const char *path,
     if (open_plugin(p, path, &d, err, errlen) < 0 ||
         adopt_descriptor(h, p, d, path, err, errlen) < 0)
         goto fail;
+    /* Unknown code ranges leave the plugin never jumped out of (watchdog.h). */
+    vigil_watchdog_code_of(p->dl, (int)h->count, &p->code);
     p->path = strdup(path);
     if (p->path == NULL) {
         vigil_seterr(err, errlen, "%s: out of memory", path);
@@ -575,14 +665,198 @@ static void begin_event(struct vigil_plugin_host *h, const vigil_packet *pkt,
     h->cur_resolved = 0;
 }
 
+/* Whether plugin i takes call c (and, for flow_free, has a slot in flow,
+ * which it leaves empty either way). */
+static inline int wants(struct vigil_plugin_host *h, size_t i, struct call *c,
+                        struct vigil_flow *flow)
+{
+    const struct loaded_plugin *p = &h->plugins[i];
+    switch (c->kind) {
+    case CALL_PACKET: return p->desc.on_packet && !p->disabled;
+    case CALL_STREAM: return p->desc.on_stream && !p->disabled;
+    case CALL_TICK: return p->desc.on_tick && !p->disabled;
+    case CALL_FINISH: return p->desc.on_finish && !p->disabled;
+    case CALL_FLOW_FREE:
+        c->flow_state = flow->slots[i];
+        flow->slots[i] = NULL;
+        return c->flow_state && p->desc.flow_free && !p->disabled;
+    }
+    return 0;
+}
+
+static inline void invoke(struct vigil_plugin_host *h, size_t i, const struct call *c)
+{
+    struct loaded_plugin *p = &h->plugins[i];
+    vigil_ctx ctx = { h, i, c->kind == CALL_PACKET || c->kind == CALL_STREAM };
+    switch (c->kind) {
+    case CALL_PACKET: p->desc.on_packet(p->state, &ctx, c->pkt); break;
+    case CALL_STREAM: p->desc.on_stream(p->state, &ctx, c->st); break;
+    case CALL_TICK: p->desc.on_tick(p->state, &ctx, c->now_us); break;
+    case CALL_FINISH: p->desc.on_finish(p->state, &ctx); break;
+    case CALL_FLOW_FREE: p->desc.flow_free(p->state, c->flow_state); break;
+    }
+}
+
+/*
+ * The plugin overran its budget and the watchdog jumped back here: it is
+ * never called again. Its state and its flow slots are abandoned, not
+ * freed (it was stopped halfway; its own structures may be inconsistent).
+ */
+static void overran(struct vigil_plugin_host *h, size_t i, int level, enum call_kind kind)
+{
+    struct loaded_plugin *p = &h->plugins[i];
+    int64_t ran_ms = vigil_watchdog_landed(h->watchdog, level);
+    p->disabled = 1;
+    h->ndisabled++;
+    if (h->overrun) {
+        struct vigil_overrun o = {
+            .plugin_index = i,
+            .name = p->name,
+            .callback = call_names[kind],
+            .budget_ms = vigil_watchdog_budget_ms(h->watchdog),
+            .ran_ms = ran_ms,
+            .pkt = h->cur_pkt,
+            .st = h->cur_stream,
+            .flow = h->cur_resolved ? h->cur_flow : NULL,
+            .nested = level > 0,
+        };
+        h->overrun(h->overrun_user, &o);
+    }
+}
+
+/*
+ * A round of calls under the watchdog: the plugins, in load order, for one
+ * event (or a single call). One sigsetjmp for the round, in guarded(), and
+ * each call published as it starts (watchdog.h). An overrun jumps back to
+ * the sigsetjmp; the round then goes on with the plugin after the one that
+ * overran. The loops run in functions of their own, so the sigsetjmp frame
+ * keeps nothing in registers that the loop changes: the loop writes *next
+ * before each call, and that is all guarded() reads after a jump.
+ */
+typedef void (*round_loop_fn)(struct vigil_plugin_host *h, struct vigil_wd_calls *wd,
+                              int level, size_t from, volatile size_t *next, void *arg);
+
+static void packet_loop(struct vigil_plugin_host *h, struct vigil_wd_calls *wd, int level,
+                        size_t from, volatile size_t *next, void *arg)
+{
+    const vigil_packet *pkt = arg;
+    for (size_t i = from; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_packet == NULL || p->disabled)
+            continue;
+        *next = i + 1;
+        vigil_wd_enter(wd, level, &p->code);
+        vigil_ctx ctx = { h, i, 1 };
+        p->desc.on_packet(p->state, &ctx, pkt);
+    }
+}
+
+static void stream_loop(struct vigil_plugin_host *h, struct vigil_wd_calls *wd, int level,
+                        size_t from, volatile size_t *next, void *arg)
+{
+    const vigil_stream *st = arg;
+    for (size_t i = from; i < h->count; i++) {
+        struct loaded_plugin *p = &h->plugins[i];
+        if (p->desc.on_stream == NULL || p->disabled)
+            continue;
+        *next = i + 1;
+        vigil_wd_enter(wd, level, &p->code);
+        vigil_ctx ctx = { h, i, 1 };
+        p->desc.on_stream(p->state, &ctx, st);
+    }
+}
+
+/* Any other round: on_tick, on_finish, or flow_free of a flow's slots. */
+struct other_round {
+    struct call c;
+    struct vigil_flow *flow;
+};
+
+static void other_loop(struct vigil_plugin_host *h, struct vigil_wd_calls *wd, int level,
+                       size_t from, volatile size_t *next, void *arg)
+{
+    struct other_round *r = arg;
+    for (size_t i = from; i < h->count; i++) {
+        if (!wants(h, i, &r->c, r->flow))
+            continue;
+        *next = i + 1;
+        vigil_wd_enter(wd, level, &h->plugins[i].code);
+        invoke(h, i, &r->c);
+    }
+}
+
+/* A single call: plugin `index` only (flow_free of a slot it replaced). */
+struct one_call {
+    const struct call *c;
+    size_t index;
+};
+
+static void one_loop(struct vigil_plugin_host *h, struct vigil_wd_calls *wd, int level,
+                     size_t from, volatile size_t *next, void *arg)
+{
+    struct one_call *o = arg;
+    if (from > o->index)
+        return;
+    *next = o->index + 1;
+    vigil_wd_enter(wd, level, &h->plugins[o->index].code);
+    invoke(h, o->index, o->c);
+}
+
+static void guarded(struct vigil_plugin_host *h, enum call_kind kind, round_loop_fn loop,
+                    void *arg)
+{
+    struct vigil_wd_calls *wd = h->wd;
+    int level = vigil_wd_depth(wd);
+    if (level >= VIGIL_WD_LEVELS) {     /* deeper than any real nesting */
+        size_t unused;
+        loop(h, wd, VIGIL_WD_LEVELS, 0, &unused, arg);
+        return;
+    }
+    sigjmp_buf jb;
+    volatile size_t next = 0;
+    if (sigsetjmp(jb, 0) != 0)
+        overran(h, next - 1, level, kind);
+    vigil_wd_round(wd, level, &jb);
+    loop(h, wd, level, next, &next, arg);
+    vigil_wd_leave(wd, level);
+}
+
+/* A round of on_tick, on_finish or flow_free calls. */
+static void round_of(struct vigil_plugin_host *h, struct call *c, struct vigil_flow *flow)
+{
+    if (h->wd != NULL) {
+        struct other_round r = { *c, flow };
+        guarded(h, c->kind, other_loop, &r);
+        return;
+    }
+    for (size_t i = 0; i < h->count; i++)
+        if (wants(h, i, c, flow))
+            invoke(h, i, c);
+}
+
+/* One call of plugin i (flow_free of a slot it replaced). */
+static void call_plugin(struct vigil_plugin_host *h, size_t i, const struct call *c)
+{
+    if (h->wd == NULL) {
+        invoke(h, i, c);
+        return;
+    }
+    struct one_call o = { c, i };
+    guarded(h, c->kind, one_loop, &o);
+}
+
 void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *pkt)
 {
     begin_event(h, pkt, NULL, pkt->ts_us);
-    for (size_t i = 0; i < h->count; i++) {
-        struct loaded_plugin *p = &h->plugins[i];
-        if (p->desc.on_packet) {
-            vigil_ctx ctx = { h, i, 1 };
-            p->desc.on_packet(p->state, &ctx, pkt);
+    if (h->wd != NULL) {
+        guarded(h, CALL_PACKET, packet_loop, (void *)pkt);
+    } else {
+        for (size_t i = 0; i < h->count; i++) {
+            struct loaded_plugin *p = &h->plugins[i];
+            if (p->desc.on_packet) {
+                vigil_ctx ctx = { h, i, 1 };
+                p->desc.on_packet(p->state, &ctx, pkt);
+            }
         }
     }
     begin_event(h, NULL, NULL, pkt->ts_us);
@@ -591,11 +865,15 @@ void vigil_plugin_host_packet(struct vigil_plugin_host *h, const vigil_packet *p
 void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *st)
 {
     begin_event(h, NULL, st, st->ts_us);
-    for (size_t i = 0; i < h->count; i++) {
-        struct loaded_plugin *p = &h->plugins[i];
-        if (p->desc.on_stream) {
-            vigil_ctx ctx = { h, i, 1 };
-            p->desc.on_stream(p->state, &ctx, st);
+    if (h->wd != NULL) {
+        guarded(h, CALL_STREAM, stream_loop, (void *)st);
+    } else {
+        for (size_t i = 0; i < h->count; i++) {
+            struct loaded_plugin *p = &h->plugins[i];
+            if (p->desc.on_stream) {
+                vigil_ctx ctx = { h, i, 1 };
+                p->desc.on_stream(p->state, &ctx, st);
+            }
         }
     }
     begin_event(h, NULL, NULL, st->ts_us);
@@ -604,32 +882,51 @@ void vigil_plugin_host_stream(struct vigil_plugin_host *h, const vigil_stream *s
 void vigil_plugin_host_tick(struct vigil_plugin_host *h, int64_t now_us)
 {
     h->now_us = now_us;
-    for (size_t i = 0; i < h->count; i++) {
-        struct loaded_plugin *p = &h->plugins[i];
-        if (p->desc.on_tick) {
-            vigil_ctx ctx = { h, i, 0 };
-            p->desc.on_tick(p->state, &ctx, now_us);
-        }
-    }
+    struct call c = { .kind = CALL_TICK, .now_us = now_us };
+    round_of(h, &c, NULL);
 }
 
 void vigil_plugin_host_finish(struct vigil_plugin_host *h)
 {
-    for (size_t i = 0; i < h->count; i++) {
-        struct loaded_plugin *p = &h->plugins[i];
-        if (p->desc.on_finish) {
-            vigil_ctx ctx = { h, i, 0 };
-            p->desc.on_finish(p->state, &ctx);
-        }
-    }
+    struct call c = { .kind = CALL_FINISH };
+    round_of(h, &c, NULL);
 }
 
 void vigil_plugin_host_release_flow(struct vigil_plugin_host *h, struct vigil_flow *flow)
 {
+    if (h->wd != NULL) {
+        for (size_t i = 0; i < h->count; i++) {
+            if (flow->slots[i] != NULL) {   /* else no round, no sigsetjmp */
+                struct other_round r = { { .kind = CALL_FLOW_FREE }, flow };
+                guarded(h, CALL_FLOW_FREE, other_loop, &r);
+                return;
+            }
+        }
+        return;
+    }
     for (size_t i = 0; i < h->count; i++) {
         struct loaded_plugin *p = &h->plugins[i];
         if (flow->slots[i] != NULL && p->desc.flow_free)
             p->desc.flow_free(p->state, flow->slots[i]);
         flow->slots[i] = NULL;
     }
+}
+
+void vigil_plugin_host_set_watchdog(struct vigil_plugin_host *h, struct vigil_watchdog *wd,
+                                    vigil_overrun_fn fn, void *user)
+{
+    h->watchdog = wd;
+    h->wd = vigil_watchdog_calls(wd);
+    h->overrun = fn;
+    h->overrun_user = user;
+}
+
+int vigil_plugin_host_disabled(const struct vigil_plugin_host *h, size_t i)
+{
+    return i < h->count && h->plugins[i].disabled;
+}
+
+size_t vigil_plugin_host_disabled_count(const struct vigil_plugin_host *h)
+{
+    return h->ndisabled;
 }

@@ -74,4 +74,32 @@ void vigil_plugin_host_finish(struct vigil_plugin_host *h);
 /* Free the plugins' state slots of a flow that leaves the table. */
 void vigil_plugin_host_release_flow(struct vigil_plugin_host *h, struct vigil_flow *flow);
 
+/*
+ * The time budget (watchdog.h). With a watchdog, every plugin call (on_packet,
+ * on_stream, on_tick, on_finish, flow_free; not init and fini) is guarded:
+ * a call that overruns is stopped, its plugin disabled (never called
+ * again, not even on_finish, flow_free or fini; its memory is abandoned)
+ * and fn hears of it once, on the thread that made the call, after the
+ * jump: the host and its tables are consistent then.
+ */
+struct vigil_overrun {
+    size_t plugin_index;
+    const char *name;
+    const char *callback;       /* "on_packet", ... */
+    int64_t budget_ms;
+    int64_t ran_ms;             /* how long it had run when stopped */
+    const vigil_packet *pkt;    /* the packet being dispatched, or NULL */
+    const vigil_stream *st;     /* the stream event being dispatched, or NULL */
+    struct vigil_flow *flow;    /* its flow if a plugin had asked for it */
+    int nested;                 /* called from inside another plugin's service */
+};
+typedef void (*vigil_overrun_fn)(void *user, const struct vigil_overrun *o);
+
+struct vigil_watchdog;
+/* wd NULL: no budget (the default). Set it before the first dispatch. */
+void vigil_plugin_host_set_watchdog(struct vigil_plugin_host *h, struct vigil_watchdog *wd,
+                                    vigil_overrun_fn fn, void *user);
+int vigil_plugin_host_disabled(const struct vigil_plugin_host *h, size_t i);
+size_t vigil_plugin_host_disabled_count(const struct vigil_plugin_host *h);
+
 #endif

@@ -98,6 +98,7 @@ struct vigil_stats {
     uint64_t alerts;            /* written */
     uint64_t alerts_suppressed; /* matched an allow list */
     uint64_t alerts_deduplicated; /* repeated within the dedup window */
+    uint64_t plugins_disabled;  /* overran [vigil] plugin_budget_ms */
     uint64_t kernel_received;   /* pcap_stats, live mode */
     uint64_t kernel_dropped;
     uint64_t iface_dropped;

@@ -477,7 +477,8 @@ static void test_stats_layout(void **state)
         "uninspected_bytes", "embryonic", NULL,
     };
     static const char *const flows[] = {"created", "expired", "evicted", "active", NULL};
-    static const char *const detect[] = {"alerts", "suppressed", "deduplicated", "by_detector", NULL};
+    static const char *const detect[] = {"alerts", "suppressed", "deduplicated",
+                                         "plugins_disabled", "by_detector", NULL};
     static const char *const uninspected[] = {"midstream", "ipv6", "table_full", "snaplen_cut", "tiny_fragment", "fragment_budget", NULL};
     static const char *const embryonic[] = {"held", "completed", "evicted", "expired", "reset", "pending", NULL};
     static const struct vigil_detector_count det[] = {
@@ -509,6 +510,7 @@ static void test_stats_layout(void **state)
     st.eve_output.records_dropped = 3;
     st.eve_output.alerts_dropped = 2;
     st.eve_output.degraded = 1;
+    st.plugins_disabled = 1;
 
     temp_path(path, sizeof path);
     struct vigil_eve *eve = vigil_eve_open(path, NULL, 0);
@@ -566,6 +568,7 @@ static void test_stats_layout(void **state)
     json_t *dt = json_object_get(s, "detect");
     assert_keys(dt, detect);
     assert_int_equal(json_integer_value(json_object_get(dt, "alerts")), 5);
+    assert_int_equal(json_integer_value(json_object_get(dt, "plugins_disabled")), 1);
     json_t *by = json_object_get(dt, "by_detector");
     assert_int_equal(json_object_size(by), 2);
     assert_int_equal(json_integer_value(json_object_get(by, "portscan")), 5);

@@ -542,6 +542,28 @@ static void test_writer_and_reader_threads(void **state)
     assert_int_equal(count_segments(f->dir, NULL, NULL, 0), 1);
 }
 
+/* A full disk without root: files may not grow past `size` bytes (writes
+ * past it fail with EFBIG) until disk_freed(). */
+struct full_disk {
+    struct rlimit old;
+    void (*prev)(int);
+};
+
+static void disk_full_at(struct full_disk *d, rlim_t size)
+{
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &d->old), 0);
+    d->prev = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = d->old;
+    lim.rlim_cur = size;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void disk_freed(struct full_disk *d)
+{
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &d->old), 0);
+    signal(SIGXFSZ, d->prev);
+}
+
 /* Writing fails (a full disk; here a file-size limit, which works as root
  * too): counted, the partial record is cut back, and writing recovers. */
 static void test_write_error_counted(void **state)
@@ -553,18 +575,13 @@ static void test_write_error_counted(void **state)
     char path[600];
     count_segments(f->dir, &size, path, sizeof path);
 
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = (rlim_t)size + 10;   /* half a header fits */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct full_disk disk;
+    disk_full_at(&disk, (rlim_t)size + 10);   /* half a header fits */
     char big[200];
     memset(big, 'x', sizeof big);
     int rc1 = vigil_spool_append(sp, big, sizeof big);
     int rc2 = vigil_spool_append(sp, big, sizeof big);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, prev);
+    disk_freed(&disk);
     assert_int_equal(rc1, -1);
     assert_int_equal(rc2, -1);
     assert_int_equal(counters(sp).unpersisted, 2);
@@ -596,12 +613,8 @@ static void test_write_error_records_wait(void **state)
     char path[600];
     count_segments(f->dir, &size, path, sizeof path);
 
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = (rlim_t)size + 25;   /* the next record gets half in */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct full_disk disk;
+    disk_full_at(&disk, (rlim_t)size + 25);   /* the next record gets half in */
     int rc[4];
     for (int i = 1; i <= 4; i++) {
         char text[24];
@@ -611,8 +624,7 @@ static void test_write_error_records_wait(void **state)
     struct vigil_spool_counters k = counters(sp);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, prev);
+    disk_freed(&disk);
     assert_int_equal(st.st_size, size);     /* nothing torn */
     assert_int_equal(rc[0], 0);
     assert_int_equal(rc[1], 0);
@@ -642,16 +654,11 @@ static void test_write_error_records_wait(void **state)
     /* Still failing at close: what waits is lost, counted, and close fails. */
     sp = open_spool_mem(f->dir, 1 << 20, 0, VIGIL_SPOOL_DROP_OLDEST, 1024);
     count_segments(f->dir, &size, path, sizeof path);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    prev = signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = (rlim_t)size;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    disk_full_at(&disk, (rlim_t)size);
     append_text(sp, "late %d", 1);
     k = counters(sp);
     int closed = vigil_spool_close(sp);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, prev);
+    disk_freed(&disk);
     assert_int_equal(k.waiting, 1);
     assert_int_equal(closed, -1);
 }
@@ -665,16 +672,11 @@ static void test_ack_file_unwritable(void **state)
     append_text(sp, "delivered %d", 1);
     append_text(sp, "delivered %d", 2);
     assert_int_equal(vigil_spool_peek(sp, 10, 1 << 20, &b), 0);
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = 8;      /* the ack file's text does not fit */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct full_disk disk;
+    disk_full_at(&disk, 8);      /* the ack file's text does not fit */
     int rc = vigil_spool_ack(sp, b.recs[1].seq);
     int e = errno;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, prev);
+    disk_freed(&disk);
     assert_int_equal(rc, -1);
     assert_int_equal(e, EFBIG);
     assert_int_equal(counters(sp).pending, 0);

@@ -19,7 +19,8 @@ mkdir -p "$OUT" "$FB/artifacts"
 export VIGIL_FUZZ_PLUGINS=$FB/plugins VIGIL_FUZZ_PLUGIN_DIR=$FB/plugins VIGIL_BUILD=$BUILD
 
 PCAP_SEEDS="pcaps pcaps/linktypes pcaps/multi tests/regress"
-for d in ../shared/reliability ../shared/reliability/malformed ../shared/reliability/evasion; do
+for d in ../shared/reliability ../shared/reliability/malformed ../shared/reliability/evasion \
+    ../shared/corpus/*/; do
     [ -d "$d" ] && PCAP_SEEDS="$PCAP_SEEDS $d"
 done
 

@@ -55,7 +55,7 @@ struct vigil_engine {
     int reasm_open;
     int stream_data_now;        /* libnids delivered data for this packet */
     void **cur_stream_slot;     /* the stream event being dispatched */
-    int output_failed;
+    uint32_t output_failed;     /* bit i: outputs[i] lost a record (31: any later one) */
     int64_t now_us;             /* packet clock: never goes backwards */
     int64_t first_us;
     int64_t last_tick_sec;
@@ -79,6 +79,11 @@ struct vigil_engine {
 
 /* ---- callbacks ---------------------------------------------------------- */
 
+static void mark_output_failed(struct vigil_engine *e, size_t i)
+{
+    e->output_failed |= 1u << (i < 31 ? i : 31);
+}
+
 static void on_alert(void *user, const char *detector, size_t plugin_index,
                      const vigil_alert *a, struct vigil_flow *flow)
 {
@@ -97,7 +102,7 @@ static void on_alert(void *user, const char *detector, size_t plugin_index,
     e->alerts_by_plugin[plugin_index]++;
     for (size_t i = 0; i < e->noutputs; i++)
         if (e->outputs[i].alert(e->outputs[i].self, &ev) < 0)
-            e->output_failed = 1;
+            mark_output_failed(e, i);
 }
 
 static void on_flow_release(void *user, struct vigil_flow *flow)
@@ -286,10 +291,29 @@ static int close_outputs(struct vigil_engine *e)
 {
     int failed = 0;
     for (size_t i = 0; i < e->noutputs; i++)
-        if (e->outputs[i].close(e->outputs[i].self) < 0)
+        if (e->outputs[i].close(e->outputs[i].self) < 0) {
+            mark_output_failed(e, i);
             failed = 1;
-    e->noutputs = 0;
+        }
     return failed ? -1 : 0;
+}
+
+/* One line naming every output that lost a record, e.g.
+ * "writing failed for eve (x.json), taxii; output is incomplete". */
+static void report_failed_outputs(const struct vigil_engine *e)
+{
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < e->noutputs && len < sizeof names; i++) {
+        if (!(e->output_failed & (1u << (i < 31 ? i : 31))))
+            continue;
+        int is_eve = strcmp(e->outputs[i].name, "eve") == 0;
+        int n = snprintf(names + len, sizeof names - len, "%s%s%s%s%s", len ? ", " : "",
+                         e->outputs[i].name, is_eve ? " (" : "",
+                         is_eve ? e->opt.eve_path : "", is_eve ? ")" : "");
+        len += n > 0 ? (size_t)n : 0;
+    }
+    vigil_err("writing failed for %s; output is incomplete", len ? names : "an output");
 }
 
 /* ---- the plugin call budget (watchdog.h) ----------------------------------- */
@@ -408,7 +432,7 @@ static void emit_sensor_alert(struct vigil_engine *e, const vigil_alert *a, uint
     e->sensor_alerts++;
     for (size_t i = 0; i < e->noutputs; i++)
         if (!output_shares(&e->outputs[i]) && e->outputs[i].alert(e->outputs[i].self, &ev) < 0)
-            e->output_failed = 1;
+            mark_output_failed(e, i);
 }
 
 /*
@@ -790,7 +814,8 @@ int vigil_engine_stopping(const struct vigil_engine *e)
 
 /* ---- stats and the end -------------------------------------------------- */
 
-static int write_stats(struct vigil_engine *e, int64_t ts_us)
+/* A failed write marks its output (the loss is reported at the end). */
+static void write_stats(struct vigil_engine *e, int64_t ts_us)
 {
     size_t n = vigil_plugin_host_count(e->plugins);
     struct vigil_detector_count det[65];
@@ -805,12 +830,10 @@ static int write_stats(struct vigil_engine *e, int64_t ts_us)
             e->outputs[i].report(e->outputs[i].self, &e->stats);
     if (e->sensor_alerts > 0)
         det[n++] = (struct vigil_detector_count){ "vigil", e->sensor_alerts };
-    int rc = 0;
     for (size_t i = 0; i < e->noutputs; i++)
         if (e->outputs[i].stats &&
             e->outputs[i].stats(e->outputs[i].self, ts_us, &e->stats, det, n) < 0)
-            rc = -1;
-    return rc;
+            mark_output_failed(e, i);
 }
 
 void vigil_engine_set_kernel_stats(struct vigil_engine *e, uint64_t received,
@@ -833,8 +856,7 @@ void vigil_engine_idle(struct vigil_engine *e, int64_t wall_us)
     if (wall_us < e->next_stats_wall_us)
         return;
     e->next_stats_wall_us = wall_us + e->opt.stats_interval_us;
-    if (write_stats(e, wall_us) < 0)
-        e->output_failed = 1;
+    write_stats(e, wall_us);
 }
 
 static double elapsed_sec(const struct timespec *since)
@@ -873,12 +895,11 @@ int vigil_engine_finish(struct vigil_engine *e)
         e->reasm_open = 0;
     }
     vigil_plugin_host_finish(e->plugins);
-    if (write_stats(e, e->now_us) < 0)
-        e->output_failed = 1;
-    if (close_outputs(e) < 0)
-        e->output_failed = 1;
+    write_stats(e, e->now_us);
+    close_outputs(e);
     if (e->output_failed)
-        vigil_err("%s: writing alerts failed; output is incomplete", e->opt.eve_path);
+        report_failed_outputs(e);
+    e->noutputs = 0;
     if (!e->opt.quiet)
         print_summary(e);
     return e->output_failed ? -1 : 0;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "privdrop.h"
 
 #define SECTION "redis"
 #define BATCH 256
@@ -317,6 +318,7 @@ static int send_batch(struct redis_sink *s, redisContext *c, const struct rec *r
 
 static void *worker_main(void *arg)
 {
+    vigil_privdrop_thread();
     struct redis_sink *s = arg;
     redisContext *c = NULL;
     struct rec *batch = malloc(BATCH * sizeof *batch);

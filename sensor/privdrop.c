@@ -83,6 +83,14 @@ static int clear_caps(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+void vigil_privdrop_thread(void)
+{
+    if (geteuid() == 0)
+        return;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    clear_caps();
+}
+
 int vigil_privdrop_apply(const struct vigil_privdrop *pd, char *err, size_t errlen)
 {
     if (pd->resolved) {

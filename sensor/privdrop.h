@@ -30,6 +30,16 @@ int vigil_privdrop_resolve(struct vigil_privdrop *pd, char *err, size_t errlen);
  * /proc/self/status. 0, or -1 with the reason in err. */
 int vigil_privdrop_apply(const struct vigil_privdrop *pd, char *err, size_t errlen);
 
+/*
+ * The first call of every helper thread (output senders): they need no
+ * capability. Capability sets are per thread, so the drop made later by
+ * the capture thread does not reach a thread started before it; a
+ * non-root sensor started with CAP_NET_RAW (systemd AmbientCapabilities)
+ * would leave it there. A thread of a root process keeps its sets: the
+ * setuid() of the drop clears them in every thread, and needs them until.
+ */
+void vigil_privdrop_thread(void);
+
 /* CapEff and CapPrm of this process, from /proc/self/status. 0 or -1. */
 int vigil_privdrop_caps(unsigned long long *eff, unsigned long long *prm);
 

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "privdrop.h"
 #include "taxii.h"
 
 #define MAX_BODY (1u << 20)     /* response bytes kept */
@@ -553,6 +554,7 @@ static long backoff_ms(struct vigil_taxii *t, int attempts, long retry_after)
 
 static void *worker(void *arg)
 {
+    vigil_privdrop_thread();
     struct vigil_taxii *t = arg;
     struct vigil_spool_batch b = { 0 };
     int attempts = 0;

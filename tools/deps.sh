@@ -2,7 +2,7 @@
 # Install the Debian packages Vigil needs to build and test. Idempotent.
 set -eu
 PKGS="gcc make pkg-config libpcap-dev libnids-dev libcmocka-dev libjansson-dev \
-libssl-dev libhyperscan-dev libpcre2-dev uuid-dev libcurl4-openssl-dev libhiredis-dev redis-server python3-jsonschema nfdump chromium groff-base man-db openssl tcpreplay python3 iproute2 tcpdump valgrind clang libclang-rt-14-dev"
+libssl-dev libhyperscan-dev libpcre2-dev uuid-dev libcurl4-openssl-dev libhiredis-dev redis-server python3-jsonschema nfdump chromium groff-base man-db openssl tcpreplay python3 iproute2 tcpdump valgrind clang libclang-rt-14-dev libcap2-bin"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

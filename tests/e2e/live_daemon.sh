@@ -5,7 +5,9 @@
 # packet (and keeping the old rules when the new ones are invalid), SIGHUP
 # log reopen after mv, graceful SIGTERM, --daemon with --pidfile, kernel
 # drops when the sensor is stopped, checksums auto on offloaded veth
-# traffic. Skips where namespaces cannot be made.
+# traffic, and no thread keeping a capability when started as the service
+# unit starts it (non-root, ambient CAP_NET_RAW, a Redis sender thread).
+# Skips where namespaces cannot be made.
 . "$(dirname "$0")/lib.sh"
 
 SENSOR_IP=198.18.102.1
@@ -98,6 +100,43 @@ if [ "$RC" -eq 0 ] && alerts_of "$TMP/log/priv.json" | grep -q " $PEER_IP $SENSO
     pass live-privdrop-still-captures
 else
     fail live-privdrop-still-captures "rc=$RC $(cat "$TMP/priv.err") alerts: $(alerts_of "$TMP/log/priv.json" | head -3)"
+fi
+
+# --- started as the service unit does: non-root with ambient CAP_NET_RAW ---
+# Capability sets are per thread: the Redis sender thread must lose
+# CAP_NET_RAW too, not only the capture thread that drops it.
+if command -v capsh >/dev/null && command -v redis-server >/dev/null; then
+    ip netns exec "$NS_A" redis-server --port 6390 --bind 127.0.0.1 --save "" \
+        --appendonly no >/dev/null 2>&1 &
+    RPID=$!
+    sleep 0.5
+    ip netns exec "$NS_A" capsh --caps="cap_net_raw+eip cap_setpcap,cap_setuid,cap_setgid+ep" \
+        --keep=1 --user=nobody --addamb=cap_net_raw -- -c \
+        "exec '$VIGIL' -i '$VA' -R '$TMP/rules' --eve '$TMP/log/amb.json' --redis 127.0.0.1:6390" \
+        2>"$TMP/amb.err" &
+    VPID=$!
+    sleep 1.5
+    tasks=0 capped=
+    for t in /proc/$VPID/task/*; do
+        tasks=$((tasks + 1))
+        sets=$(awk '/^Cap(Prm|Eff|Amb):/ {printf "%s ", $2}' "$t/status")
+        [ "$sets" = "0000000000000000 0000000000000000 0000000000000000 " ] ||
+            capped="$capped ${t##*/}:$sets"
+    done
+    connect_scan
+    sleep 1.2
+    stop_sensor
+    kill "$RPID" 2>/dev/null
+    wait "$RPID" 2>/dev/null
+    if [ "$tasks" -ge 2 ] && [ -z "$capped" ] && [ "$RC" -eq 0 ] &&
+        alerts_of "$TMP/log/amb.json" | grep -q " $PEER_IP $SENSOR_IP port_scan"; then
+        pass "live-ambient-cap-no-thread-keeps-caps ($tasks threads)"
+    else
+        fail live-ambient-cap-no-thread-keeps-caps "threads $tasks, still capable:${capped:- none}," \
+            "rc=$RC $(head -c 300 "$TMP/amb.err")"
+    fi
+else
+    skip live-ambient-cap-no-thread-keeps-caps "needs capsh and redis-server"
 fi
 
 # --- SIGUSR2 reload under traffic, a bad rule set, then a good one again ---
